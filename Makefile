@@ -1,0 +1,49 @@
+# af_ktls — entry points. See README.md.
+#
+#   make               build af_ktls.ko against KDIR (default: the test kernel, built on demand)
+#   make check         everything CI runs: userspace lint/tests, module, KUnit + tests in QEMU
+#   make kernel        build the test kernel (KERNEL_FLAVOUR=base|debug) into the cache
+#   make kunit-fail    prove the harness fails: check with one deliberately failing KUnit case
+#   make demo / bench  arrive with the data path (issue 4)
+#
+# Kbuild reads ./Kbuild, not this file.
+
+SHELL := bash
+include tools/versions.env
+
+AF_KTLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/af_ktls
+export AF_KTLS_CACHE
+KERNEL_FLAVOUR ?= base
+DEFAULT_KDIR := $(AF_KTLS_CACHE)/build/kernel-$(KERNEL_FLAVOUR)
+KDIR ?= $(DEFAULT_KDIR)
+BINDGEN ?= $(if $(wildcard $(AF_KTLS_CACHE)/bin/bindgen),$(AF_KTLS_CACHE)/bin/bindgen,bindgen)
+export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
+
+KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN)
+
+.PHONY: all module kernel check kunit-fail clippy-module clean demo bench
+
+all: module
+
+kernel:
+	KERNEL_FLAVOUR=$(KERNEL_FLAVOUR) tools/build-kernel.sh >/dev/null
+
+# Only the default KDIR is ours to build; any other Rust-enabled >= 7.3 tree is used as it is.
+module: $(if $(filter $(DEFAULT_KDIR),$(KDIR)),kernel)
+	$(KBUILD_MAKE) modules
+
+clippy-module: $(if $(filter $(DEFAULT_KDIR),$(KDIR)),kernel)
+	$(KBUILD_MAKE) CLIPPY=1 AF_KTLS_TEST=1 modules
+
+check:
+	tools/check.sh
+
+kunit-fail:
+	AF_KTLS_KUNIT_FAIL=1 tools/check.sh --vm-only
+
+clean:
+	-$(KBUILD_MAKE) clean
+	rm -rf build rust/ktls_shim_generated.rs
+
+demo bench:
+	@echo "make $@: arrives with the data path (issue 4); nothing to run yet." >&2; exit 2

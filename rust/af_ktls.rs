@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AF_KTLS: TLS 1.2/1.3 and DTLS 1.2 record sockets over connected TCP and UDP sockets.
+//!
+//! Userspace completes the handshake with any TLS library, binds an `AF_KTLS` socket to the
+//! connected socket and hands over the key material; from then on this module frames, encrypts
+//! and decrypts the records. The C ABI is `include/uapi/linux/ktls.h`; the design is described
+//! in `Documentation/design.md`.
+
+use kernel::prelude::*;
+
+mod c_table;
+mod family;
+#[cfg(ktls_kunit)]
+mod kunit;
+mod shim;
+mod socket;
+
+module! {
+    type: AfKtls,
+    name: "af_ktls",
+    authors: ["af_ktls developers"],
+    description: "AF_KTLS: TLS and DTLS record sockets",
+    license: "GPL",
+    // Autoloading by `socket(12, ...)` follows the default family only.
+    alias: ["net-pf-12"],
+    params: {
+        family: i32 {
+            default: 12,
+            description: "Address family to register (default 12, the removed AF_DECnet)",
+        },
+    },
+}
+
+/// The loaded module: owns the registration of the address family.
+struct AfKtls {
+    _family: family::Registration,
+}
+
+impl kernel::Module for AfKtls {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let number = module_parameters::family.value();
+        let registration = family::Registration::new(number).inspect_err(|err| {
+            pr_err!(
+                "cannot register address family {number}: error {}\n",
+                err.to_errno()
+            )
+        })?;
+        pr_info!("registered AF_KTLS as address family {number}\n");
+        Ok(Self {
+            _family: registration,
+        })
+    }
+}
+
+impl Drop for AfKtls {
+    fn drop(&mut self) {
+        pr_info!("unregistering AF_KTLS\n");
+    }
+}

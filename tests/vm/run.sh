@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The af_ktls test suite inside the test VM (run by tools/check.sh through tools/vm-run):
+# loads the module, parses its KUnit results, runs the C tests, unloads, and checks the kernel
+# log for warnings, bugs and leaks. Prints one line per check and ends with "N passed, N failed".
+set -u
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${AF_KTLS_CACHE:?AF_KTLS_CACHE must be set}
+kunit_py=$cache/src/linux/tools/testing/kunit/kunit.py
+out=$repo/build/vm/results
+mkdir -p "$out"
+passed=0 failed=0
+
+# check NAME COMMAND...: runs COMMAND, logs its output to $out/NAME.log, counts one result.
+check() {
+    local name=$1; shift
+    if "$@" >"$out/$name.log" 2>&1; then
+        echo "PASS  $name"; passed=$((passed + 1))
+    else
+        echo "FAIL  $name (log: build/vm/results/$name.log)"; sed 's/^/    | /' "$out/$name.log" | tail -n 40
+        failed=$((failed + 1))
+    fi
+}
+
+# count NAME PASSED FAILED: adds the results of a harness that counts its own cases.
+count() {
+    echo "      $1: $2 passed, $3 failed"
+    passed=$((passed + $2)); failed=$((failed + $3))
+}
+
+dmesg -C
+check insmod insmod "$repo/af_ktls.ko"
+check family_registered grep -q "af_ktls: registered AF_KTLS as address family 12" <(dmesg)
+
+# KUnit: the module's suites ran during insmod; kunit.py parses the KTAP in the log.
+dmesg --notime > "$out/kunit-dmesg.log"
+python3 "$kunit_py" parse < "$out/kunit-dmesg.log" > "$out/kunit.log" 2>&1
+kunit_rc=$?
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$out/kunit.log" | grep -E 'Testing complete\. Ran [0-9]+ tests' | tail -1)
+kunit_pass=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$summary"); kunit_pass=${kunit_pass:-0}
+kunit_fail=$(sed -nE 's/.*failed: ([0-9]+).*/\1/p' <<<"$summary"); kunit_fail=${kunit_fail:-0}
+if [ "$kunit_rc" != 0 ] || [ "$kunit_pass" = 0 ]; then
+    sed 's/\x1b\[[0-9;]*m//g' "$out/kunit.log" | sed 's/^/    | /' | tail -n 40
+    [ "$kunit_fail" = 0 ] && kunit_fail=1
+fi
+grep -E '^\s*(# Subtest:|ok|not ok)' "$out/kunit-dmesg.log" | sed 's/^/      /'
+count kunit "$kunit_pass" "$kunit_fail"
+
+# C tests through <linux/ktls.h> (cmocka).
+run_cmocka() {
+    local name=$1; shift
+    "$@" > "$out/$name.log" 2>&1
+    local rc=$? p f
+    p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$out/$name.log"); p=${p:-0}
+    f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$out/$name.log"); f=${f:-0}
+    if [ "$rc" != 0 ] || [ "$p" = 0 ]; then
+        sed 's/^/    | /' "$out/$name.log" | tail -n 40; [ "$f" = 0 ] && f=1
+    fi
+    count "$name" "$p" "$f"
+}
+run_cmocka c_socket "$repo/build/tests/c/socket_test"
+
+check rmmod rmmod af_ktls
+run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
+check reload_cycles bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' && rmmod af_ktls || exit 1; done"
+check family_parameter_rejects_out_of_range bash -c "! insmod '$repo/af_ktls.ko' family=46 && ! insmod '$repo/af_ktls.ko' family=0"
+check family_parameter_rejects_taken_number bash -c "! insmod '$repo/af_ktls.ko' family=2"
+
+if [ -w /sys/kernel/debug/kmemleak ]; then
+    # Two scans: kmemleak reports an object only once it has stayed unreferenced for a scan.
+    echo scan > /sys/kernel/debug/kmemleak; sleep 1; echo scan > /sys/kernel/debug/kmemleak
+    check kmemleak_clean bash -c '! grep -q . /sys/kernel/debug/kmemleak || { cat /sys/kernel/debug/kmemleak; false; }'
+fi
+
+# The kernel log of the whole run must be free of warnings, bugs and leak reports.
+dmesg > "$out/final-dmesg.log"
+check kernel_log_clean bash -c "! grep -E 'WARNING:|BUG:|Oops|kmemleak:.*(leak|suspected)|refcount_t|KASAN|UBSAN|general protection|Kernel panic|Call Trace' '$out/final-dmesg.log'"
+
+echo "vm: $passed passed, $failed failed"
+[ "$failed" = 0 ]

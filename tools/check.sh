@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make check: the whole test suite, as CI runs it (.ci/run).
+#
+#   tools/check.sh            host checks, module build, then the VM suite on each flavour
+#   tools/check.sh --vm-only  module build and the VM suite only
+#
+# AF_KTLS_CHECK_FLAVOURS (default "base debug") picks the kernels the VM suite runs on.
+# Ends with a plain "N passed, N failed" line; exits non-zero on any failure.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cd "$repo"
+vm_only=0
+[ "${1:-}" = --vm-only ] && vm_only=1
+flavours=${AF_KTLS_CHECK_FLAVOURS:-base debug}
+logs=$repo/build/check
+mkdir -p "$logs"
+passed=0 failed=0
+start=$(date +%s)
+
+# step NAME COMMAND...: one host-side check; its output goes to build/check/NAME.log.
+step() {
+    local name=$1; shift
+    local t0=$(date +%s)
+    if "$@" >"$logs/$name.log" 2>&1; then
+        echo "PASS  $name ($(( $(date +%s) - t0 )) s)"; passed=$((passed + 1))
+    else
+        echo "FAIL  $name ($(( $(date +%s) - t0 )) s, log: build/check/$name.log)"
+        tail -n 60 "$logs/$name.log" | sed 's/^/    | /'
+        failed=$((failed + 1))
+    fi
+}
+
+# no_warnings COMMAND...: runs COMMAND and fails if it printed a compiler warning.
+no_warnings() {
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    printf '%s\n' "$out"
+    [ "$rc" = 0 ] || return "$rc"
+    ! grep -qiE '(^|[^a-z_])warning[:\[]' <<<"$out"
+}
+
+echo "== toolchain and kernels"
+step toolchain tools/setup-toolchain.sh
+for f in $flavours; do
+    step "kernel_$f" env KERNEL_FLAVOUR="$f" tools/build-kernel.sh
+done
+
+if [ "$vm_only" = 0 ] && [ -f Cargo.toml ]; then
+    echo "== userspace crates"
+    step cargo_fmt cargo fmt --all --check
+    step cargo_clippy no_warnings cargo clippy --workspace --all-targets --locked -- -D warnings
+    step cargo_test cargo test --workspace --locked
+fi
+
+echo "== module"
+step module_build no_warnings make -s KERNEL_FLAVOUR=base AF_KTLS_TEST=1 module
+if [ "$vm_only" = 0 ]; then
+    step module_clippy no_warnings make -s KERNEL_FLAVOUR=base clippy-module
+fi
+step c_tests_build make -s -C tests/c
+
+for f in $flavours; do
+    echo "== VM suite on the $f kernel"
+    opt=(); [ "$f" = debug ] && opt=(--debug)
+    # The module must be built against the very kernel it is loaded into (lockdep changes
+    # struct layouts), so each flavour rebuilds it in the tree.
+    if [ "$f" != base ]; then
+        step "module_build_$f" no_warnings make -s KERNEL_FLAVOUR="$f" AF_KTLS_TEST=1 module
+    fi
+    vmlog=$logs/vm-$f.log
+    tools/vm-run "${opt[@]}" --timeout 1200 -- tests/vm/run.sh 2>&1 | tee "$vmlog"
+    line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' "$vmlog" | tail -1)
+    if [ -z "$line" ]; then
+        echo "FAIL  vm_suite_$f: no summary from the guest (see $vmlog, build/vm/last-console.log)"
+        failed=$((failed + 1))
+    else
+        p=$(sed -E 's/^vm: ([0-9]+) passed.*/\1/' <<<"$line")
+        q=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+        passed=$((passed + p)); failed=$((failed + q))
+    fi
+    cp build/vm/last-dmesg.log "$logs/vm-$f-dmesg.log" 2>/dev/null || true
+done
+
+echo "== done in $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
