@@ -11,6 +11,7 @@ use kernel::prelude::*;
 
 mod c_table;
 mod family;
+pub mod record;
 #[cfg(ktls_kunit)]
 mod kunit;
 mod shim;

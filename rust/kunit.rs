@@ -49,3 +49,51 @@ mod socket_tests {
         assert_eq!(1 + 1, 3);
     }
 }
+
+/// KUnit suite `af_ktls_record`: every case of `record::selftest`, generated from
+/// [`for_each_record_case!`](crate::for_each_record_case), the list `cargo test` runs too.
+///
+/// `#[kunit_tests]` only sees `#[test]` functions written out in the module, not ones a macro
+/// generates, so this suite builds its case table itself.
+mod record_suite {
+    use kernel::bindings;
+
+    macro_rules! record_kunit_suite {
+        ($($case:ident),* $(,)?) => {
+            $(
+                /// Runs one shared record-layer case and reports its failure to KUnit.
+                ///
+                /// # Safety
+                ///
+                /// Called by KUnit, from the test's own task.
+                unsafe extern "C" fn $case(_test: *mut bindings::kunit) {
+                    let result = crate::record::selftest::$case();
+                    if let Err(failure) = &result {
+                        // `core::format_args!`: `fmt!` only formats `kernel::fmt::Display` types.
+                        kernel::kunit::err(core::format_args!(
+                            "    # {}: {}\n",
+                            stringify!($case),
+                            failure
+                        ));
+                    }
+                    kernel::kunit_assert!(
+                        "af_ktls_record",
+                        c"rust/kunit.rs",
+                        0,
+                        result.is_ok()
+                    );
+                }
+            )*
+
+            /// The suite's cases, `NULL`-terminated as KUnit requires.
+            static mut RECORD_CASES: [bindings::kunit_case; [$(stringify!($case)),*].len() + 1] = [
+                $(kernel::kunit::kunit_case(kernel::c_str!(stringify!($case)), $case),)*
+                pin_init::zeroed(),
+            ];
+
+            kernel::kunit_unsafe_test_suite!(af_ktls_record, RECORD_CASES);
+        };
+    }
+
+    crate::for_each_record_case!(record_kunit_suite);
+}

@@ -53,12 +53,25 @@ if [ "$vm_only" = 0 ] && [ -f Cargo.toml ]; then
     step cargo_test cargo test --workspace --locked
 fi
 
+if [ "$vm_only" = 0 ]; then
+    echo "== the harness itself"
+    step vm_run_selftest tests/vm-run-selftest.sh
+    # A deliberately failing KUnit case must fail the VM suite (make kunit-fail).
+    # It must fail for that case and nothing else: exactly one failure, reported as not ok.
+    step kunit_failure_is_detected bash -c \
+        'out=$(AF_KTLS_KUNIT_FAIL=1 AF_KTLS_CHECK_FLAVOURS=base tools/check.sh --vm-only 2>&1)
+         rc=$?; printf "%s\n" "$out"
+         [ $rc != 0 ] && grep -q "not ok [0-9]* deliberately_failing_case" <<<"$out" &&
+             grep -qE "^[0-9]+ passed, 1 failed$" <<<"$out"'
+fi
+
 echo "== module"
 step module_build no_warnings make -s KERNEL_FLAVOUR=base AF_KTLS_TEST=1 module
 if [ "$vm_only" = 0 ]; then
     step module_clippy no_warnings make -s KERNEL_FLAVOUR=base clippy-module
 fi
 step c_tests_build make -s -C tests/c
+
 
 for f in $flavours; do
     echo "== VM suite on the $f kernel"
