@@ -9,13 +9,21 @@
 
 use kernel::prelude::*;
 
+mod bound;
 mod c_table;
+mod cipher;
+mod crypto;
 mod family;
-pub mod record;
+mod keys;
 #[cfg(ktls_kunit)]
 mod kunit;
+pub mod record;
+mod rx;
 mod shim;
 mod socket;
+mod stats;
+mod tx;
+mod uapi;
 
 module! {
     type: AfKtls,

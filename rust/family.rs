@@ -22,8 +22,8 @@ const NPROTO: i32 = bindings::AF_MAX as i32;
 ///
 /// # Invariants
 ///
-/// `family` is registered with `sock_register` and the shim's `struct proto` with
-/// `proto_register` for as long as this value lives.
+/// `family` is registered with `sock_register`, the shim's `struct proto` with `proto_register`
+/// and `/proc/net/af_ktls` exists for as long as this value lives.
 pub(crate) struct Registration {
     family: KBox<CTable<bindings::net_proto_family>>,
 }
@@ -54,13 +54,24 @@ impl Registration {
             unsafe { shim::ktls_shim_proto_unregister() };
             return Err(err);
         }
-        // INVARIANT: Both registrations succeeded.
+        // SAFETY: Undone in `drop`.
+        if let Err(err) = to_result(unsafe { shim::ktls_shim_proc_create() }) {
+            // SAFETY: Both were registered above and no socket exists yet.
+            unsafe {
+                bindings::sock_unregister(number);
+                shim::ktls_shim_proto_unregister();
+            }
+            return Err(err);
+        }
+        // INVARIANT: All three registrations succeeded.
         Ok(Self { family })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        // SAFETY: Created in `new`.
+        unsafe { shim::ktls_shim_proc_remove() };
         // SAFETY: By the type invariant the family is registered. `sock_unregister` waits for
         // concurrent `create` calls to finish; no socket can exist any more, because each one
         // holds a reference on this module.

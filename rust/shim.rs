@@ -21,4 +21,16 @@ use kernel::{
     ffi, //
 };
 
+/// The crypto API's transform, opaque to Rust (`include/crypto/aead.h`); `kernel::bindings` lacks it.
+#[repr(C)]
+pub struct crypto_aead {
+    _opaque: [u8; 0],
+}
+
+/// The crypto API's AEAD request, opaque to Rust; `kernel::bindings` lacks it.
+#[repr(C)]
+pub struct aead_request {
+    _opaque: [u8; 0],
+}
+
 include!("ktls_shim_generated.rs");

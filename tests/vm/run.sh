@@ -58,6 +58,7 @@ run_cmocka() {
     count "$name" "$p" "$f"
 }
 run_cmocka c_socket "$repo/build/tests/c/socket_test"
+run_cmocka c_data "$repo/build/tests/c/data_test"
 
 check rmmod rmmod af_ktls
 run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_KTLS data path through <linux/ktls.h>, as a C application uses it: bind and key errors,
+ * loopback TCP and UDP transfers between two AF_KTLS sockets with matching fixed keys, and TLS
+ * records checked against mainline kernel TLS (the "tls" TCP ULP) as an independent peer.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <linux/ktls.h>
+#include <linux/tls.h>
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+/* A connected pair of TCP (SOCK_STREAM) or UDP (SOCK_DGRAM) sockets on loopback. */
+static void inet_pair(int type, int fds[2])
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+
+	if (type == SOCK_STREAM) {
+		int listener = socket(AF_INET, SOCK_STREAM, 0);
+
+		assert_true(listener >= 0);
+		assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+		assert_int_equal(listen(listener, 1), 0);
+		assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
+		fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fds[0], (struct sockaddr *)&addr, sizeof(addr)), 0);
+		fds[1] = accept(listener, NULL, NULL);
+		assert_true(fds[1] >= 0);
+		close(listener);
+	} else {
+		struct sockaddr_in a = addr, b = addr;
+		socklen_t la = sizeof(a), lb = sizeof(b);
+
+		fds[0] = socket(AF_INET, SOCK_DGRAM, 0);
+		fds[1] = socket(AF_INET, SOCK_DGRAM, 0);
+		assert_int_equal(bind(fds[0], (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(bind(fds[1], (struct sockaddr *)&b, sizeof(b)), 0);
+		assert_int_equal(getsockname(fds[0], (struct sockaddr *)&a, &la), 0);
+		assert_int_equal(getsockname(fds[1], (struct sockaddr *)&b, &lb), 0);
+		assert_int_equal(connect(fds[0], (struct sockaddr *)&b, sizeof(b)), 0);
+		assert_int_equal(connect(fds[1], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+}
+
+static int ktls_bind(int type, int fd, uint16_t version, uint16_t cipher)
+{
+	struct sockaddr_ktls sa = {
+		.sa_family = AF_KTLS, .sa_cipher = cipher, .sa_version = version, .sa_socket = fd,
+	};
+	int s = socket(AF_KTLS, type, 0);
+
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return s;
+}
+
+/* Fixed key material: direction 0 and 1 get different keys. */
+static void fill_keys(struct ktls_crypto_info_aes_gcm_128 *info, uint16_t version, int direction,
+		      uint64_t first_seq)
+{
+	memset(info, 0, sizeof(*info));
+	info->info.version = version;
+	info->info.cipher_type = KTLS_CIPHER_AES_GCM_128;
+	for (int i = 0; i < 16; i++)
+		info->key[i] = (unsigned char)(0x10 * direction + i);
+	for (int i = 0; i < 4; i++)
+		info->salt[i] = (unsigned char)(0xa0 + direction + i);
+	for (int i = 0; i < 8; i++)
+		info->iv[i] = (unsigned char)(0x50 + direction + i);
+	for (int i = 0; i < 8; i++)
+		info->rec_seq[7 - i] = (unsigned char)(first_seq >> (8 * i));
+}
+
+static void set_keys(int s, uint16_t version, int tx_direction)
+{
+	struct ktls_crypto_info_aes_gcm_128 tx, rx;
+
+	/* DTLS: epoch 1, sequence 0. */
+	uint64_t first = version == KTLS_VERSION_DTLS_1_2 ? (1ULL << 48) : 0;
+
+	fill_keys(&tx, version, tx_direction, first);
+	fill_keys(&rx, version, !tx_direction, first);
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &tx, sizeof(tx)), 0);
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_RX, &rx, sizeof(rx)), 0);
+}
+
+static void pattern(unsigned char *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 31 + seed + (i >> 8));
+}
+
+/* Sends `len` bytes from a to b and checks them, reading in chunks. */
+static void transfer(int a, int b, size_t len, size_t chunk, unsigned seed, int datagram)
+{
+	unsigned char *out = malloc(len), *in = malloc(len);
+	size_t sent = 0, got = 0;
+
+	pattern(out, len, seed);
+	while (sent < len) {
+		size_t n = len - sent < chunk ? len - sent : chunk;
+		ssize_t r = send(a, out + sent, n, 0);
+
+		assert_true(r > 0);
+		sent += (size_t)r;
+		/* Datagrams: read each right away, so the UDP receive queue never overflows. */
+		while (datagram && got < sent) {
+			ssize_t g = recv(b, in + got, len - got, 0);
+
+			assert_true(g > 0);
+			got += (size_t)g;
+		}
+	}
+	while (got < len) {
+		ssize_t r = recv(b, in + got, len - got, 0);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	assert_memory_equal(out, in, len);
+	free(out);
+	free(in);
+}
+
+static void tls12_loopback_both_ways(void **state)
+{
+	(void)state;
+	int tcp[2];
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_TLS_1_2, 0);
+	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
+	transfer(a, b, 100000, 7000, 1, 0);
+	transfer(b, a, 100000, 16384, 2, 0);
+	transfer(a, b, 1, 1, 3, 0);
+	close(a);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+static void tls13_loopback_both_ways(void **state)
+{
+	(void)state;
+	int tcp[2];
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_TLS_1_3, 0);
+	set_keys(b, KTLS_VERSION_TLS_1_3, 1);
+	transfer(a, b, 70000, 5000, 4, 0);
+	transfer(b, a, 70000, 20000, 5, 0);
+	close(a);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+static void dtls12_loopback_both_ways(void **state)
+{
+	(void)state;
+	int udp[2];
+
+	inet_pair(SOCK_DGRAM, udp);
+	int a = ktls_bind(SOCK_DGRAM, udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(SOCK_DGRAM, udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_DTLS_1_2, 0);
+	set_keys(b, KTLS_VERSION_DTLS_1_2, 1);
+	transfer(a, b, 50000, 1000, 6, 1);
+	transfer(b, a, 50000, 1300, 7, 1);
+	close(a);
+	close(b);
+	close(udp[0]);
+	close(udp[1]);
+}
+
+/* mainline's struct for the same keys: the layouts are the same by design. */
+static void ulp_keys(int fd, uint16_t version, int tx_direction)
+{
+	struct ktls_crypto_info_aes_gcm_128 tx, rx;
+
+	_Static_assert(sizeof(tx) == sizeof(struct tls12_crypto_info_aes_gcm_128), "same layout");
+	fill_keys(&tx, version, tx_direction, 0);
+	fill_keys(&rx, version, !tx_direction, 0);
+	assert_int_equal(setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")), 0);
+	assert_int_equal(setsockopt(fd, SOL_TLS, TLS_TX, &tx, sizeof(tx)), 0);
+	assert_int_equal(setsockopt(fd, SOL_TLS, TLS_RX, &rx, sizeof(rx)), 0);
+}
+
+static void against_mainline_ktls(uint16_t version)
+{
+	int tcp[2];
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], version, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, version, 0);
+	ulp_keys(tcp[1], version, 1);
+	transfer(a, tcp[1], 200000, 9000, 8, 0);
+	transfer(tcp[1], a, 200000, 30000, 9, 0);
+	close(a);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+static void tls12_records_interoperate_with_mainline_ktls(void **state)
+{
+	(void)state;
+	against_mainline_ktls(KTLS_VERSION_TLS_1_2);
+}
+
+static void tls13_records_interoperate_with_mainline_ktls(void **state)
+{
+	(void)state;
+	against_mainline_ktls(KTLS_VERSION_TLS_1_3);
+}
+
+static void bind_errors(void **state)
+{
+	(void)state;
+	int tcp[2], udp[2];
+	int unconnected = socket(AF_INET, SOCK_STREAM, 0);
+	int pipefd[2];
+
+	inet_pair(SOCK_STREAM, tcp);
+	inet_pair(SOCK_DGRAM, udp);
+	assert_int_equal(pipe(pipefd), 0);
+
+	struct {
+		int type;
+		struct sockaddr_ktls sa;
+		socklen_t len;
+		int err;
+	} cases[] = {
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, 9999 }, 12, EBADF },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, pipefd[0] }, 12, ENOTSOCK },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, udp[0] }, 12, EPROTOTYPE },
+		{ SOCK_DGRAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_DTLS_1_2, 0, tcp[0] }, 12, EPROTOTYPE },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, unconnected }, 12, ENOTCONN },
+		{ SOCK_STREAM, { AF_KTLS, 50, KTLS_VERSION_TLS_1_2, 0, tcp[0] }, 12, EINVAL },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, 0x0302, 0, tcp[0] }, 12, EINVAL },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_DTLS_1_2, 0, tcp[0] }, 12, EINVAL },
+		{ SOCK_DGRAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, udp[0] }, 12, EINVAL },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 1, tcp[0] }, 12, EINVAL },
+		{ SOCK_STREAM, { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, tcp[0] }, 11, EINVAL },
+		{ SOCK_STREAM, { AF_INET, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, tcp[0] }, 12, EAFNOSUPPORT },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int s = socket(AF_KTLS, cases[i].type, 0);
+
+		errno = 0;
+		assert_int_equal(bind(s, (struct sockaddr *)&cases[i].sa, cases[i].len), -1);
+		if (errno != cases[i].err)
+			fail_msg("case %zu: errno %d, wanted %d", i, errno, cases[i].err);
+		close(s);
+	}
+	/* Bound once: a second bind fails. */
+	int s = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	struct sockaddr_ktls again = { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, tcp[0] };
+
+	errno = 0;
+	assert_int_equal(bind(s, (struct sockaddr *)&again, sizeof(again)), -1);
+	assert_int_equal(errno, EISCONN);
+	close(s);
+	close(unconnected);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(tcp[0]);
+	close(tcp[1]);
+	close(udp[0]);
+	close(udp[1]);
+}
+
+static void option_errors_and_readback(void **state)
+{
+	(void)state;
+	int tcp[2];
+	struct ktls_crypto_info_aes_gcm_128 info, back;
+	socklen_t len;
+	char byte = 0;
+
+	inet_pair(SOCK_STREAM, tcp);
+	fill_keys(&info, KTLS_VERSION_TLS_1_2, 0, 5);
+
+	int unbound = socket(AF_KTLS, SOCK_STREAM, 0);
+
+	errno = 0;
+	assert_int_equal(setsockopt(unbound, SOL_KTLS, KTLS_TX, &info, sizeof(info)), -1);
+	assert_int_equal(errno, ENOTCONN);
+	errno = 0;
+	assert_int_equal(send(unbound, "x", 1, 0), -1);
+	assert_int_equal(errno, ENOTCONN);
+	close(unbound);
+
+	int s = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	/* Data before keys. */
+	errno = 0;
+	assert_int_equal(send(s, "x", 1, 0), -1);
+	assert_int_equal(errno, ENOKEY);
+	errno = 0;
+	assert_int_equal(recv(s, &byte, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, ENOKEY);
+	/* Keys not set: getsockopt gives EBUSY, as mainline. */
+	len = sizeof(back);
+	errno = 0;
+	assert_int_equal(getsockopt(s, SOL_KTLS, KTLS_TX, &back, &len), -1);
+	assert_int_equal(errno, EBUSY);
+	/* Exact optlen or EINVAL. */
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info) - 1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info) + 1), -1);
+	assert_int_equal(errno, EINVAL);
+	/* Version or cipher other than bound. */
+	info.info.version = KTLS_VERSION_TLS_1_3;
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info)), -1);
+	assert_int_equal(errno, EINVAL);
+	info.info.version = KTLS_VERSION_TLS_1_2;
+	/* Unknown option and level. */
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, 99, &info, sizeof(info)), -1);
+	assert_int_equal(errno, ENOPROTOOPT);
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS + 1, KTLS_TX, &info, sizeof(info)), -1);
+	assert_int_equal(errno, ENOPROTOOPT);
+	/* Set, read back, short buffer, set twice. */
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info)), 0);
+	len = sizeof(back);
+	memset(&back, 0, sizeof(back));
+	assert_int_equal(getsockopt(s, SOL_KTLS, KTLS_TX, &back, &len), 0);
+	assert_int_equal(len, sizeof(back));
+	assert_memory_equal(&back, &info, sizeof(info));
+	len = sizeof(back) - 1;
+	errno = 0;
+	assert_int_equal(getsockopt(s, SOL_KTLS, KTLS_TX, &back, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info)), -1);
+	assert_int_equal(errno, EBUSY);
+	/* Payload limit: range and read-back. */
+	uint16_t max = 63;
+
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX_MAX_PAYLOAD_LEN, &max, sizeof(max)), -1);
+	assert_int_equal(errno, EINVAL);
+	max = 1000;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX_MAX_PAYLOAD_LEN, &max, sizeof(max)), 0);
+	max = 0;
+	len = sizeof(max);
+	assert_int_equal(getsockopt(s, SOL_KTLS, KTLS_TX_MAX_PAYLOAD_LEN, &max, &len), 0);
+	assert_int_equal(max, 1000);
+	/* MTU is a DTLS option. */
+	uint32_t mtu = 1200;
+
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), -1);
+	assert_int_equal(errno, ENOPROTOOPT);
+	close(s);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+static void corrupted_record_gives_ebadmsg_and_stays_failed(void **state)
+{
+	(void)state;
+	int tcp[2];
+	char buf[64];
+
+	inet_pair(SOCK_STREAM, tcp);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
+	/* A well-formed header with a payload that cannot authenticate. */
+	unsigned char record[5 + 8 + 10 + 16] = { 23, 3, 3, 0, 8 + 10 + 16 };
+
+	assert_int_equal(send(tcp[0], record, sizeof(record), 0), (ssize_t)sizeof(record));
+	errno = 0;
+	assert_int_equal(recv(b, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, EBADMSG);
+	errno = 0;
+	assert_int_equal(recv(b, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EBADMSG);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+static void control_record_needs_cmsg_and_stays_queued(void **state)
+{
+	(void)state;
+	int tcp[2];
+	char buf[64];
+	unsigned char alert[2] = { 1, 0 }; /* warning, close_notify */
+	char cbuf[CMSG_SPACE(1)];
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_TLS_1_3, 0);
+	set_keys(b, KTLS_VERSION_TLS_1_3, 1);
+	assert_int_equal(send(a, "data", 4, 0), 4);
+
+	/* Send an alert record with KTLS_SET_RECORD_TYPE. */
+	struct iovec iov = { alert, sizeof(alert) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_KTLS;
+	cmsg->cmsg_type = KTLS_SET_RECORD_TYPE;
+	cmsg->cmsg_len = CMSG_LEN(1);
+	*CMSG_DATA(cmsg) = KTLS_RECORD_ALERT;
+	assert_int_equal(sendmsg(a, &msg, 0), 2);
+	/* With MSG_MORE: EINVAL. */
+	errno = 0;
+	assert_int_equal(sendmsg(a, &msg, MSG_MORE), -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* The data record first, never merged with the alert. */
+	assert_int_equal(recv(b, buf, sizeof(buf), 0), 4);
+	/* Without room for the type: EIO, and the record stays. */
+	errno = 0;
+	assert_int_equal(recv(b, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, EIO);
+	/* With a cmsg buffer: the alert and its type. */
+	struct iovec riov = { buf, sizeof(buf) };
+	struct msghdr rmsg = { .msg_iov = &riov, .msg_iovlen = 1, .msg_control = cbuf,
+			       .msg_controllen = sizeof(cbuf) };
+
+	memset(cbuf, 0, sizeof(cbuf));
+	assert_int_equal(recvmsg(b, &rmsg, 0), 2);
+	cmsg = CMSG_FIRSTHDR(&rmsg);
+	assert_non_null(cmsg);
+	assert_int_equal(cmsg->cmsg_level, SOL_KTLS);
+	assert_int_equal(cmsg->cmsg_type, KTLS_GET_RECORD_TYPE);
+	assert_int_equal(*CMSG_DATA(cmsg), KTLS_RECORD_ALERT);
+	assert_memory_equal(buf, alert, 2);
+	close(a);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+static void msg_more_holds_the_record_open(void **state)
+{
+	(void)state;
+	int tcp[2];
+	char buf[64];
+	struct pollfd pfd;
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_TLS_1_2, 0);
+	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
+	assert_int_equal(send(a, "hello ", 6, MSG_MORE), 6);
+	/* Nothing on the wire yet. */
+	pfd = (struct pollfd){ .fd = tcp[1], .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 100), 0);
+	assert_int_equal(send(a, "world", 5, 0), 5);
+	assert_int_equal(recv(b, buf, 11, MSG_WAITALL), 11);
+	assert_memory_equal(buf, "hello world", 11);
+	/* Nonblocking receive with nothing there. */
+	errno = 0;
+	assert_int_equal(recv(b, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* Peek leaves the data. */
+	assert_int_equal(send(a, "peek", 4, 0), 4);
+	assert_int_equal(recv(b, buf, sizeof(buf), MSG_PEEK), 4);
+	assert_int_equal(recv(b, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "peek", 4);
+	close(a);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bind_errors),
+		cmocka_unit_test(option_errors_and_readback),
+		cmocka_unit_test(tls12_loopback_both_ways),
+		cmocka_unit_test(tls13_loopback_both_ways),
+		cmocka_unit_test(dtls12_loopback_both_ways),
+		cmocka_unit_test(tls12_records_interoperate_with_mainline_ktls),
+		cmocka_unit_test(tls13_records_interoperate_with_mainline_ktls),
+		cmocka_unit_test(corrupted_record_gives_ebadmsg_and_stays_failed),
+		cmocka_unit_test(control_record_needs_cmsg_and_stays_queued),
+		cmocka_unit_test(msg_more_holds_the_record_open),
+	};
+
+	return cmocka_run_group_tests_name("af_ktls_data", tests, NULL, NULL);
+}
