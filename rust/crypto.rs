@@ -52,7 +52,7 @@ impl Aead {
         // is a valid place for the request pointer.
         let tfm = from_err_ptr(unsafe {
             shim::ktls_shim_aead_alloc(
-                cipher.kernel_aead_name().as_ptr().cast(),
+                cipher.kernel_aead_name().as_char_ptr().cast(),
                 key.as_ptr(),
                 key.len() as u32,
                 tag_len as u32,

@@ -514,9 +514,10 @@ unsafe extern "C" fn sendmsg(
         let this = unsafe { state(sock) };
         // SAFETY: `msg_iter` is the message's valid source iterator, used by this call only.
         let source = unsafe { IovIterSource::from_raw(&mut msg.msg_iter) };
-        let mut tx = this.tx.lock();
-        let tx = Option::as_mut(&mut *tx).ok_or_else(|| this.no_keys())?;
-        let sent = tx.send(source, content_type, flags)?;
+        // The lock is released before `no_keys` takes `setup`: lock order is setup, tx, rx.
+        let sent = Option::as_mut(&mut *this.tx.lock())
+            .map(|tx| tx.send(source, content_type, flags));
+        let sent = sent.unwrap_or_else(|| Err(this.no_keys()))?;
         c_int::try_from(sent).map_err(|_| EINVAL)
     })
 }
@@ -558,9 +559,10 @@ unsafe extern "C" fn recvmsg(
                 err == 0 && (*msg).msg_flags & bindings::MSG_CTRUNC == 0
             }
         };
-        let mut rx = this.rx.lock();
-        let rx = Option::as_mut(&mut *rx).ok_or_else(|| this.no_keys())?;
-        let received = rx.recv(dest, flags, &mut report_type)?;
+        // The lock is released before `no_keys` takes `setup`: lock order is setup, tx, rx.
+        let received = Option::as_mut(&mut *this.rx.lock())
+            .map(|rx| rx.recv(dest, flags, &mut report_type));
+        let received = received.unwrap_or_else(|| Err(this.no_keys()))?;
         if received.truncated {
             // SAFETY: `msg` is valid and the iterator borrow ended.
             unsafe { (*msg).msg_flags |= bindings::MSG_TRUNC };

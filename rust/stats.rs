@@ -93,7 +93,7 @@ extern "C" fn ktls_stats_name(index: c_int) -> *const c_char {
     usize::try_from(index)
         .ok()
         .and_then(|index| NAMES.get(index))
-        .map_or(core::ptr::null(), |name| name.as_ptr().cast())
+        .map_or(core::ptr::null(), |name| name.as_char_ptr().cast())
 }
 
 /// Value of counter `index` (0 for an unknown index).

@@ -3,9 +3,10 @@
 //! Content types and the record headers of TLS (RFC 5246 §6.2, RFC 8446 §5) and DTLS 1.2
 //! (RFC 6347 §4.1).
 //!
-//! Headers describe protected records only: the module never sees plaintext records. Parsing
-//! checks, in mainline's order (`tls_rx_msg_size`): enough bytes, length over the limit, length
-//! below the overhead, version, and then the content type, which mainline does not check.
+//! Headers describe protected records only, so their lengths must fit the protection's overhead
+//! and limits. Parsing checks enough bytes, the header kind (TLS or DTLS), and then, in mainline's
+//! order (`tls_rx_msg_size`): length over the limit, length below the overhead, version, and
+//! finally the content type, which mainline does not check.
 
 use super::{
     error::RecordError,

@@ -311,7 +311,7 @@ impl RecordProtection {
         if plaintext_len > MAX_PLAINTEXT_LEN {
             return Err(RecordError::PlaintextTooLong);
         }
-        // At most 2^14 + 8 + 16 + 1, which fits in u16.
+        // At most 2^14 + 25, so the second check only guards the conversion.
         let len = plaintext_len + self.min_payload_len();
         if len > u16::MAX as usize {
             return Err(RecordError::PlaintextTooLong);
@@ -327,15 +327,15 @@ impl RecordProtection {
     /// bytes (2^14 + 1 with the TLS 1.3 content type, RFC 8446 §5.4). Together with the header
     /// check, this is mainline's limit of 2^14 + overhead.
     pub const fn decrypted_len(self, payload_len: u16) -> Result<u16, RecordError> {
-        let sealed =
-            match (payload_len as usize).checked_sub(self.explicit_nonce_len() + self.tag_len()) {
-                Some(sealed) if sealed >= self.inner_type_len() => sealed,
-                _ => return Err(RecordError::LengthBelowOverhead),
-            };
+        let outside = self.explicit_nonce_len() + self.tag_len();
+        let sealed = match (payload_len as usize).checked_sub(outside) {
+            Some(sealed) if sealed >= self.inner_type_len() => sealed,
+            _ => return Err(RecordError::LengthBelowOverhead),
+        };
         if sealed > MAX_PLAINTEXT_LEN + self.inner_type_len() {
             return Err(RecordError::PlaintextTooLong);
         }
-        // Not more than payload_len, so it fits in u16.
+        // Not more than `payload_len`, so it fits in u16.
         Ok(sealed as u16)
     }
 }
