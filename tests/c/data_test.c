@@ -507,6 +507,175 @@ static void msg_more_holds_the_record_open(void **state)
 	close(tcp[1]);
 }
 
+/* Reads a counter from /proc/net/af_ktls. */
+static unsigned long long counter(const char *name)
+{
+	FILE *f = fopen("/proc/net/af_ktls", "r");
+	char key[64];
+	unsigned long long value, found = 0;
+
+	assert_non_null(f);
+	while (fscanf(f, "%63s %llu", key, &value) == 2)
+		if (strcmp(key, name) == 0)
+			found = value;
+	fclose(f);
+	return found;
+}
+
+/*
+ * DTLS: a sender's datagrams are captured on the raw UDP socket, then replayed, forged and
+ * re-epoched into a receiver. Only authentic, new records are delivered; the others are dropped
+ * silently and counted, and a forged record does not move the window.
+ */
+static void dtls12_drops_replayed_forged_and_foreign_records(void **state)
+{
+	(void)state;
+	int udp[2];
+	unsigned char wire[200][128];
+	ssize_t wire_len[200];
+	char buf[128];
+
+	inet_pair(SOCK_DGRAM, udp);
+	int a = ktls_bind(SOCK_DGRAM, udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_DTLS_1_2, 0);
+	/* Capture 200 records as the peer's raw UDP socket sees them. */
+	for (int i = 0; i < 200; i++) {
+		snprintf(buf, sizeof(buf), "record %03d", i);
+		assert_int_equal(send(a, buf, 10, 0), 10);
+		wire_len[i] = recv(udp[1], wire[i], sizeof(wire[i]), 0);
+		/* 13-byte header, 8-byte explicit nonce, 10 bytes, 16-byte tag. */
+		assert_int_equal(wire_len[i], 13 + 8 + 10 + 16);
+		assert_int_equal(wire[i][0], KTLS_RECORD_APPLICATION_DATA);
+		assert_int_equal(wire[i][3], 0);
+		assert_int_equal(wire[i][4], 1); /* epoch 1 */
+	}
+	int b = ktls_bind(SOCK_DGRAM, udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(b, KTLS_VERSION_DTLS_1_2, 1);
+	unsigned long long replayed = counter("KtlsRxReplayed");
+	unsigned long long forged = counter("KtlsRxDecryptErrors");
+	unsigned long long foreign = counter("KtlsRxOtherEpoch");
+	unsigned long long malformed = counter("KtlsRxMalformed");
+
+	/* Inject with the raw socket: udp[0] is still connected to udp[1]. */
+#define INJECT(bytes, len) assert_int_equal(send(udp[0], (bytes), (len), 0), (ssize_t)(len))
+#define EXPECT(i)                                                                  \
+	do {                                                                       \
+		char want[16];                                                     \
+		snprintf(want, sizeof(want), "record %03d", (i));                 \
+		assert_int_equal(recv(b, buf, sizeof(buf), MSG_DONTWAIT), 10);     \
+		assert_memory_equal(buf, want, 10);                                \
+	} while (0)
+#define EXPECT_NOTHING()                                                           \
+	do {                                                                       \
+		errno = 0;                                                         \
+		assert_int_equal(recv(b, buf, sizeof(buf), MSG_DONTWAIT), -1);     \
+		assert_int_equal(errno, EAGAIN);                                   \
+	} while (0)
+
+	/* Sequence number 0 on a fresh window. */
+	INJECT(wire[0], wire_len[0]);
+	EXPECT(0);
+	/* An exact duplicate. */
+	INJECT(wire[0], wire_len[0]);
+	EXPECT_NOTHING();
+	/* Reordering within the window. */
+	INJECT(wire[5], wire_len[5]);
+	INJECT(wire[3], wire_len[3]);
+	EXPECT(5);
+	EXPECT(3);
+	/* A forged record 4 (flipped tag byte) is dropped and does not move the window... */
+	unsigned char forged_rec[128];
+
+	memcpy(forged_rec, wire[4], wire_len[4]);
+	forged_rec[wire_len[4] - 1] ^= 1;
+	INJECT(forged_rec, wire_len[4]);
+	EXPECT_NOTHING();
+	/* ...so the authentic record 4 is still accepted. */
+	INJECT(wire[4], wire_len[4]);
+	EXPECT(4);
+	/* A record from another epoch. */
+	unsigned char other_epoch[128];
+
+	memcpy(other_epoch, wire[6], wire_len[6]);
+	other_epoch[4] = 2;
+	INJECT(other_epoch, wire_len[6]);
+	EXPECT_NOTHING();
+	/* Garbage: too short for a header. */
+	INJECT("junk", 4);
+	EXPECT_NOTHING();
+	/* A jump of more than 64, then a record that is now too old. */
+	INJECT(wire[150], wire_len[150]);
+	EXPECT(150);
+	INJECT(wire[6], wire_len[6]);
+	EXPECT_NOTHING();
+	/* Two records in one datagram are both delivered, one per recv. */
+	unsigned char two[256];
+
+	memcpy(two, wire[151], wire_len[151]);
+	memcpy(two + wire_len[151], wire[152], wire_len[152]);
+	INJECT(two, wire_len[151] + wire_len[152]);
+	EXPECT(151);
+	EXPECT(152);
+
+	assert_int_equal(counter("KtlsRxReplayed") - replayed, 2);
+	assert_int_equal(counter("KtlsRxDecryptErrors") - forged, 1);
+	assert_int_equal(counter("KtlsRxOtherEpoch") - foreign, 1);
+	assert_int_equal(counter("KtlsRxMalformed") - malformed, 1);
+#undef INJECT
+#undef EXPECT
+#undef EXPECT_NOTHING
+	close(a);
+	close(b);
+	close(udp[0]);
+	close(udp[1]);
+}
+
+/* DTLS: records fit the MTU, one per datagram; a short read truncates like UDP. */
+static void dtls12_records_fit_the_mtu(void **state)
+{
+	(void)state;
+	int udp[2];
+	uint32_t mtu = 500;
+	unsigned char out[2000], raw[2000];
+	char small[10];
+
+	inet_pair(SOCK_DGRAM, udp);
+	int a = ktls_bind(SOCK_DGRAM, udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_DTLS_1_2, 0);
+	assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), 0);
+	mtu = 100;
+	errno = 0;
+	assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), -1);
+	assert_int_equal(errno, EINVAL);
+	pattern(out, sizeof(out), 10);
+	assert_int_equal(send(a, out, 1200, 0), 1200);
+	/* 1200 bytes in records of 500 - 37 = 463: three datagrams of at most 500 bytes. */
+	assert_int_equal(recv(udp[1], raw, sizeof(raw), 0), 500);
+	assert_int_equal(recv(udp[1], raw, sizeof(raw), 0), 500);
+	assert_int_equal(recv(udp[1], raw, sizeof(raw), 0), 1200 - 2 * 463 + 37);
+
+	int b = ktls_bind(SOCK_DGRAM, udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	struct ktls_crypto_info_aes_gcm_128 rx;
+
+	/* b receives a's records from sequence 3 on. */
+	fill_keys(&rx, KTLS_VERSION_DTLS_1_2, 0, (1ULL << 48) | 3);
+	assert_int_equal(setsockopt(b, SOL_KTLS, KTLS_RX, &rx, sizeof(rx)), 0);
+	assert_int_equal(send(a, out, 400, 0), 400);
+	struct iovec iov = { small, sizeof(small) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	assert_int_equal(recvmsg(b, &msg, 0), (ssize_t)sizeof(small));
+	assert_true(msg.msg_flags & MSG_TRUNC);
+	assert_memory_equal(small, out, sizeof(small));
+	close(a);
+	close(b);
+	close(udp[0]);
+	close(udp[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +689,8 @@ int main(void)
 		cmocka_unit_test(corrupted_record_gives_ebadmsg_and_stays_failed),
 		cmocka_unit_test(control_record_needs_cmsg_and_stays_queued),
 		cmocka_unit_test(msg_more_holds_the_record_open),
+		cmocka_unit_test(dtls12_drops_replayed_forged_and_foreign_records),
+		cmocka_unit_test(dtls12_records_fit_the_mtu),
 	};
 
 	return cmocka_run_group_tests_name("af_ktls_data", tests, NULL, NULL);
