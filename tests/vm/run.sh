@@ -59,6 +59,7 @@ run_cmocka() {
 }
 run_cmocka c_socket "$repo/build/tests/c/socket_test"
 run_cmocka c_data "$repo/build/tests/c/data_test"
+check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
 
 check rmmod rmmod af_ktls
 run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
