@@ -110,6 +110,21 @@ impl BoundSocket {
         Ok((usize::try_from(received).map_err(|_| EINVAL)?, truncated))
     }
 
+    /// Waits until the socket is readable (data, error or end of stream), for at most `timeout`
+    /// jiffies, which it decreases by the time waited. `EAGAIN` when the time runs out; the
+    /// errno of a pending signal.
+    pub(crate) fn wait_readable(&self, timeout: &mut c_long) -> Result {
+        // SAFETY: By the type invariant `sock` is live; `timeout` is a valid place.
+        to_result(unsafe { shim::ktls_shim_wait_readable(self.sock.as_ptr(), timeout) })
+    }
+
+    /// Bytes queued for reading on a TCP socket.
+    pub(crate) fn tcp_queued(&self) -> usize {
+        // SAFETY: By the type invariant `sock` is live, and TCP for a stream `AF_KTLS` socket.
+        let queued = unsafe { shim::ktls_shim_tcp_inq(self.sock.as_ptr()) };
+        usize::try_from(queued).unwrap_or(0)
+    }
+
     /// The bound socket's poll mask; registers `wait` on its wait queue.
     ///
     /// # Safety

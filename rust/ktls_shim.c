@@ -8,6 +8,8 @@
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
+#include <net/tcp.h>
 #include <net/tcp_states.h>
 #include "ktls_shim.h"
 
@@ -89,6 +91,45 @@ bool ktls_shim_sock_is_connected(const struct socket *sock)
 __poll_t ktls_shim_sock_poll(struct socket *sock, struct poll_table_struct *wait)
 {
 	return sock->ops->poll(sock->file, sock, wait);
+}
+
+long ktls_shim_rcvtimeo(struct socket *sock, bool nonblock)
+{
+	return sock_rcvtimeo(sock->sk, nonblock);
+}
+
+/* The bound socket's own poll decides what "readable" means for TCP and UDP alike. */
+static bool ktls_bound_readable(struct socket *sock)
+{
+	return sock->ops->poll(sock->file, sock, NULL) &
+	       (EPOLLIN | EPOLLRDNORM | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+}
+
+int ktls_shim_wait_readable(struct socket *sock, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sock *sk = sock->sk;
+	int err = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (!ktls_bound_readable(sock)) {
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		*timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, *timeo);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+int ktls_shim_tcp_inq(struct socket *sock)
+{
+	return tcp_inq(sock->sk);
 }
 
 struct crypto_aead *ktls_shim_aead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,

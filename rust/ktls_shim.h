@@ -50,6 +50,19 @@ bool ktls_shim_sock_is_connected(const struct socket *sock);
 /* The bound socket's poll mask, registering @wait on its wait queue. */
 __poll_t ktls_shim_sock_poll(struct socket *sock, struct poll_table_struct *wait);
 
+/* The receive timeout of the AF_KTLS socket @sock (SO_RCVTIMEO), 0 when @nonblock. */
+long ktls_shim_rcvtimeo(struct socket *sock, bool nonblock);
+
+/*
+ * Waits until the bound socket @sock is readable (data, error or end of stream) for at most
+ * *@timeo jiffies, updating *@timeo. Returns 0 when readable, -EAGAIN on timeout, or the
+ * errno of a pending signal.
+ */
+int ktls_shim_wait_readable(struct socket *sock, long *timeo);
+
+/* Bytes queued for reading on the bound TCP socket @sock (tcp_inq). */
+int ktls_shim_tcp_inq(struct socket *sock);
+
 /* --- AEAD through the kernel crypto API ------------------------------------------------------ */
 
 /*

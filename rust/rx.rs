@@ -32,7 +32,10 @@ use crate::{
             DtlsHeader,
             TlsHeader, //
         },
-        protection::RecordProtection,
+        protection::{
+            RecordProtection,
+            DTLS_HEADER_LEN, //
+        },
         seq::DtlsRecordNumber,
         window::ReplayWindow,
     },
@@ -116,7 +119,8 @@ impl Rx {
         self.ready.is_some()
     }
 
-    /// Copies plaintext into `dest` (`MSG_PEEK`, `MSG_DONTWAIT`, `MSG_WAITALL` honoured).
+    /// Copies plaintext into `dest` (`MSG_PEEK`, `MSG_DONTWAIT`, `MSG_WAITALL` honoured),
+    /// waiting at most `timeout` jiffies (the `AF_KTLS` socket's `SO_RCVTIMEO`) for records.
     ///
     /// `report_type` is told the content type of the first record the call returns and says
     /// whether it reached the caller (a `KTLS_GET_RECORD_TYPE` cmsg). Consecutive data records
@@ -126,6 +130,7 @@ impl Rx {
         &mut self,
         dest: &mut IovIterDest<'_>,
         flags: u32,
+        mut timeout: c_long,
         report_type: &mut dyn FnMut(ContentType) -> bool,
     ) -> Result<Received> {
         if let Some(err) = self.failed {
@@ -142,7 +147,7 @@ impl Rx {
         loop {
             if self.ready.is_none() {
                 let block = !nonblock && (received.len == 0 || (waitall && !dest.is_empty()));
-                match self.next_record(block) {
+                match self.next_record(block, &mut timeout) {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(_) if received.len > 0 => break,
@@ -191,27 +196,81 @@ impl Rx {
         Ok(received)
     }
 
-    /// Reads and opens the next record. `Ok(false)` at the end of the TCP stream.
-    fn next_record(&mut self, block: bool) -> Result<bool> {
+    /// Whether a `recv` would return at once: a record (TLS: a whole one) or an error is
+    /// waiting. For `poll`, which must not report `POLLIN` for part of a record.
+    pub(crate) fn record_waiting(&mut self) -> bool {
+        if self.ready.is_some() || self.failed.is_some() {
+            return true;
+        }
         if self.datagram {
-            self.next_datagram_record(block)
-        } else {
-            self.next_stream_record(block)
+            // A datagram is there or not; the bound socket's mask says which.
+            return true;
+        }
+        let protection = self.cipher.protection();
+        let header_len = protection.header_len();
+        let queued = self.bound.tcp_queued();
+        let mut header = [0u8; DTLS_HEADER_LEN];
+        let (Some(have), Some(want)) = (
+            self.buf.get(..self.filled.min(header_len)),
+            header.get_mut(..header_len),
+        ) else {
+            return false;
+        };
+        let have_len = have.len();
+        want.get_mut(..have_len).map(|part| part.copy_from_slice(have));
+        if have_len < header_len {
+            // Peek at the rest of the header, which is at the front of the TCP queue.
+            let Some(rest) = want.get_mut(have_len..) else {
+                return false;
+            };
+            let peek = bindings::MSG_PEEK | bindings::MSG_DONTWAIT;
+            match self.bound.recv(rest, peek) {
+                Ok((read, _)) if read == rest.len() => {}
+                _ => return false,
+            }
+        }
+        match TlsHeader::parse(protection, want) {
+            Ok(parsed) => queued >= parsed.record_len().saturating_sub(self.filled),
+            // The error is what the next `recv` reports.
+            Err(_) => true,
         }
     }
 
-    fn next_stream_record(&mut self, block: bool) -> Result<bool> {
+    /// Reads and opens the next record. `Ok(false)` at the end of the TCP stream.
+    fn next_record(&mut self, block: bool, timeout: &mut c_long) -> Result<bool> {
+        if self.datagram {
+            self.next_datagram_record(block, timeout)
+        } else {
+            self.next_stream_record(block, timeout)
+        }
+    }
+
+    /// Receives from the bound socket without its own blocking, waiting on it instead with the
+    /// `AF_KTLS` socket's timeout.
+    fn receive(
+        bound: &BoundSocket,
+        buf: &mut [u8],
+        block: bool,
+        timeout: &mut c_long,
+    ) -> Result<(usize, bool)> {
+        loop {
+            match bound.recv(buf, bindings::MSG_DONTWAIT) {
+                Err(err) if err == EAGAIN && block => bound.wait_readable(timeout)?,
+                result => return result,
+            }
+        }
+    }
+
+    fn next_stream_record(&mut self, block: bool, timeout: &mut c_long) -> Result<bool> {
         let protection = self.cipher.protection();
         let header_len = protection.header_len();
-        let flags = if block { 0 } else { bindings::MSG_DONTWAIT };
-        if !self.fill_to(header_len, flags)? {
+        if !self.fill_to(header_len, block, timeout)? {
             return self.end_of_stream();
         }
         let parsed = TlsHeader::parse(protection, self.buf.get(..header_len).ok_or(EINVAL)?);
         let header = parsed.map_err(|err| self.fail(record_error(err)))?;
         let record_len = header.record_len();
-        let body_flags = if block { bindings::MSG_WAITALL } else { flags };
-        if !self.fill_to(record_len, body_flags)? {
+        if !self.fill_to(record_len, block, timeout)? {
             return self.end_of_stream();
         }
         let number = self.sequence.take().map_err(|err| self.fail(err))?;
@@ -231,10 +290,10 @@ impl Rx {
     }
 
     /// Reads from the stream until `buf` holds `len` bytes; `Ok(false)` at its end.
-    fn fill_to(&mut self, len: usize, flags: u32) -> Result<bool> {
+    fn fill_to(&mut self, len: usize, block: bool, timeout: &mut c_long) -> Result<bool> {
         while self.filled < len {
             let space = self.buf.get_mut(self.filled..len).ok_or(EINVAL)?;
-            let (read, _) = self.bound.recv(space, flags)?;
+            let (read, _) = Self::receive(&self.bound, space, block, timeout)?;
             if read == 0 {
                 return Ok(false);
             }
@@ -257,12 +316,11 @@ impl Rx {
         err
     }
 
-    fn next_datagram_record(&mut self, block: bool) -> Result<bool> {
+    fn next_datagram_record(&mut self, block: bool, timeout: &mut c_long) -> Result<bool> {
         let protection = self.cipher.protection();
-        let flags = if block { 0 } else { bindings::MSG_DONTWAIT };
         loop {
             if self.next_in_datagram >= self.filled {
-                let (len, truncated) = self.bound.recv(&mut self.buf, flags)?;
+                let (len, truncated) = Self::receive(&self.bound, &mut self.buf, block, timeout)?;
                 self.filled = if truncated { 0 } else { len };
                 self.next_in_datagram = 0;
                 if truncated {

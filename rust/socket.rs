@@ -560,8 +560,11 @@ unsafe extern "C" fn recvmsg(
             }
         };
         // The lock is released before `no_keys` takes `setup`: lock order is setup, tx, rx.
+        let nonblock = flags & bindings::MSG_DONTWAIT != 0;
+        // SAFETY: The socket core passes a live socket.
+        let timeout = unsafe { shim::ktls_shim_rcvtimeo(sock, nonblock) };
         let received = Option::as_mut(&mut *this.rx.lock())
-            .map(|rx| rx.recv(dest, flags, &mut report_type));
+            .map(|rx| rx.recv(dest, flags, timeout, &mut report_type));
         let received = received.unwrap_or_else(|| Err(this.no_keys()))?;
         if received.truncated {
             // SAFETY: `msg` is valid and the iterator borrow ended.
@@ -587,12 +590,22 @@ unsafe extern "C" fn poll(
         return 0;
     };
     // SAFETY: `wait` is the poll table the socket core gave this poll.
-    let mut mask = unsafe { bound.poll(wait) };
-    // A receiver blocked in `recv` holds the lock: then nothing is waiting to be read.
-    if let Some(rx) = this.rx.try_lock() {
-        if rx.as_ref().is_some_and(Rx::has_ready) {
-            mask |= bindings::POLLIN | bindings::POLLRDNORM;
-        }
+    let mask = unsafe { bound.poll(wait) };
+    let readable = bindings::POLLIN | bindings::POLLRDNORM;
+    let end = bindings::POLLHUP | bindings::POLLRDHUP | bindings::POLLERR;
+    // Without keys the bound socket's mask is all there is. A receiver in `recv` holds the lock
+    // and will take what is there; otherwise `POLLIN` needs a whole record (or its end).
+    let Some(mut rx) = this.rx.try_lock() else {
+        return mask & !readable;
+    };
+    let Some(rx) = Option::as_mut(&mut *rx) else {
+        return mask;
+    };
+    if rx.has_ready() {
+        mask | readable
+    } else if mask & end != 0 || rx.record_waiting() {
+        mask
+    } else {
+        mask & !readable
     }
-    mask
 }

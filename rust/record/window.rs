@@ -47,7 +47,9 @@ enum Slot {
 /// [`DTLS_MAX_SEQUENCE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayWindow {
+    /// The highest sequence number marked; meaningless while `bitmap` is 0.
     highest: u64,
+    /// Which of `highest` and the 63 numbers before it have been marked, `highest` in bit 0.
     bitmap: u64,
 }
 

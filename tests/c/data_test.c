@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -676,6 +678,83 @@ static void dtls12_records_fit_the_mtu(void **state)
 	close(udp[1]);
 }
 
+/* TLS: POLLIN only once the whole record is there; a waiting poller is woken by its end. */
+static void poll_reports_only_whole_records(void **state)
+{
+	(void)state;
+	int tcp[2];
+	unsigned char record[64];
+	char buf[16];
+	struct pollfd pfd;
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_TLS_1_2, 0);
+	assert_int_equal(send(a, "hello", 5, 0), 5);
+	/* Capture the record before b exists: 5 header + 8 nonce + 5 data + 16 tag. */
+	assert_int_equal(recv(tcp[1], record, sizeof(record), MSG_WAITALL | MSG_DONTWAIT), 34);
+
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
+	pfd = (struct pollfd){ .fd = b, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	/* Part of the header, then part of the body: still nothing to read. */
+	assert_int_equal(send(tcp[0], record, 3, 0), 3);
+	assert_int_equal(poll(&pfd, 1, 100), 0);
+	assert_int_equal(send(tcp[0], record + 3, 20, 0), 20);
+	assert_int_equal(poll(&pfd, 1, 100), 0);
+	errno = 0;
+	assert_int_equal(recv(b, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* The rest arrives while a poller waits. */
+	pid_t child = fork();
+
+	if (child == 0) {
+		usleep(200 * 1000);
+		_exit(send(tcp[0], record + 23, 34 - 23, 0) == 34 - 23 ? 0 : 1);
+	}
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_true(pfd.revents & POLLIN);
+	assert_int_equal(recv(b, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	int status;
+
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(status, 0);
+	close(a);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+/* SO_RCVTIMEO of the AF_KTLS socket itself bounds a blocking receive. */
+static void so_rcvtimeo_gives_eagain(void **state)
+{
+	(void)state;
+	int tcp[2];
+	char buf[16];
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200 * 1000 };
+	struct timespec t0, t1;
+
+	inet_pair(SOCK_STREAM, tcp);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
+	assert_int_equal(setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	assert_int_equal(recv(b, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* It waited (not an immediate EAGAIN); no upper bound: emulated time is unreliable. */
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 150);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +770,8 @@ int main(void)
 		cmocka_unit_test(msg_more_holds_the_record_open),
 		cmocka_unit_test(dtls12_drops_replayed_forged_and_foreign_records),
 		cmocka_unit_test(dtls12_records_fit_the_mtu),
+		cmocka_unit_test(poll_reports_only_whole_records),
+		cmocka_unit_test(so_rcvtimeo_gives_eagain),
 	};
 
 	return cmocka_run_group_tests_name("af_ktls_data", tests, NULL, NULL);
