@@ -92,6 +92,42 @@ impl DirectionKeys {
         })
     }
 
+    /// Builds the structure userspace would pass for `key`, the write IV (the 4-byte salt of
+    /// TLS/DTLS 1.2 AES-GCM, or the 12-byte IV of TLS 1.3 and ChaCha20-Poly1305) and `rec_seq`.
+    #[cfg(ktls_kunit)]
+    pub(crate) fn from_parts(
+        protection: RecordProtection,
+        key: &[u8],
+        write_iv: &[u8],
+        rec_seq: [u8; 8],
+    ) -> Result<Self> {
+        let cipher = protection.cipher();
+        let layout = Layout::of(cipher);
+        let mut raw = [0u8; MAX_CRYPTO_INFO_LEN];
+        let mut put = |offset: usize, bytes: &[u8]| -> Result {
+            raw.get_mut(offset..)
+                .and_then(|rest| rest.get_mut(..bytes.len()))
+                .ok_or(EINVAL)?
+                .copy_from_slice(bytes);
+            Ok(())
+        };
+        put(0, &protection.version().uapi().to_ne_bytes())?;
+        put(2, &cipher.uapi().to_ne_bytes())?;
+        put(layout.key, key)?;
+        match (cipher, write_iv.len()) {
+            (CipherSuite::Chacha20Poly1305, _) => put(layout.iv, write_iv)?,
+            (_, NONCE_LEN) => {
+                let (salt, iv) = write_iv.split_at(GCM_SALT_LEN);
+                put(layout.salt, salt)?;
+                put(layout.iv, iv)?;
+            }
+            _ => put(layout.salt, write_iv)?,
+        }
+        put(layout.rec_seq, &rec_seq)?;
+        let len = cipher.uapi_crypto_info_len();
+        Self::parse(protection, raw.get(..len).ok_or(EINVAL)?)
+    }
+
     /// The structure as userspace set it.
     pub(crate) fn as_uapi(&self) -> &[u8] {
         self.raw.get(..self.raw_len).unwrap_or(&[])
