@@ -4,6 +4,7 @@
 #   make check         everything CI runs: userspace lint/tests, module, KUnit + tests in QEMU
 #   make kernel        build the test kernel (KERNEL_FLAVOUR=base|debug) into the cache
 #   make kunit-fail    prove the harness fails: check with one deliberately failing KUnit case
+#   make fuzz          fuzz the record layer (FUZZ_SECONDS per target, default 300)
 #   make demo / bench  arrive with the data path (issue 4)
 #
 # Kbuild reads ./Kbuild, not this file.
@@ -21,7 +22,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
 
 KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN)
 
-.PHONY: all module kernel check kunit-fail clippy-module clean demo bench
+.PHONY: all module kernel check kunit-fail clippy-module clean demo bench fuzz
 
 all: module
 
@@ -40,6 +41,10 @@ check:
 
 kunit-fail:
 	AF_KTLS_KUNIT_FAIL=1 tools/check.sh --vm-only
+
+FUZZ_SECONDS ?= 300
+fuzz:
+	tools/fuzz-smoke.sh $(FUZZ_SECONDS)
 
 clean:
 	-$(KBUILD_MAKE) clean

@@ -51,6 +51,8 @@ if [ "$vm_only" = 0 ] && [ -f Cargo.toml ]; then
     step cargo_fmt cargo fmt --all --check
     step cargo_clippy no_warnings cargo clippy --workspace --all-targets --locked -- -D warnings
     step cargo_test cargo test --workspace --locked
+    # The record layer's fuzz targets, briefly (make fuzz runs them longer).
+    step fuzz_smoke tools/fuzz-smoke.sh 10
 fi
 
 if [ "$vm_only" = 0 ]; then
