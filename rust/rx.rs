@@ -335,9 +335,7 @@ impl Rx {
             let header = match DtlsHeader::parse(protection, rest) {
                 Ok(header) if header.record_len() <= rest.len() => header,
                 _ => {
-                    // Without a valid length the rest of the datagram cannot be framed.
-                    stats::count(Counter::RxMalformed);
-                    self.next_in_datagram = self.filled;
+                    self.skip_unparsable_record(start);
                     continue;
                 }
             };
@@ -372,6 +370,38 @@ impl Rx {
                 plaintext: start + plaintext.start..start + plaintext.end,
             });
             return Ok(true);
+        }
+    }
+}
+
+impl Rx {
+    /// Skips a DTLS record the header parser rejects. When its length field still frames it
+    /// inside the datagram (an epoch-0 plaintext record the peer retransmits, such as a one-byte
+    /// change_cipher_spec), only that record is dropped; otherwise the rest of the datagram.
+    fn skip_unparsable_record(&mut self, start: usize) {
+        let rest = self.buf.get(start..self.filled).unwrap_or(&[]);
+        let field = |at: usize| {
+            rest.get(at..at + 2)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map(u16::from_be_bytes)
+        };
+        // DTLS header: type (1), version (2), epoch (2), sequence number (6), length (2).
+        let framed = field(11)
+            .map(|len| DTLS_HEADER_LEN + usize::from(len))
+            .filter(|&len| len <= rest.len());
+        match (framed, field(3)) {
+            (Some(len), Some(epoch)) if epoch != self.epoch => {
+                stats::count(Counter::RxOtherEpoch);
+                self.next_in_datagram = start + len;
+            }
+            (Some(len), _) => {
+                stats::count(Counter::RxMalformed);
+                self.next_in_datagram = start + len;
+            }
+            (None, _) => {
+                stats::count(Counter::RxMalformed);
+                self.next_in_datagram = self.filled;
+            }
         }
     }
 }
