@@ -762,6 +762,102 @@ static void so_rcvtimeo_gives_eagain(void **state)
 	close(tcp[1]);
 }
 
+/* Key material for any cipher, in a buffer sized for the largest struct; returns its size. */
+static socklen_t fill_any_keys(unsigned char *buf, uint16_t version, uint16_t cipher,
+			       int direction, uint64_t first_seq)
+{
+	unsigned char *iv, *key, *salt, *rec_seq;
+	size_t iv_len, key_len, salt_len;
+	socklen_t size;
+
+	memset(buf, 0, 64);
+	switch (cipher) {
+	case KTLS_CIPHER_AES_GCM_256: {
+		struct ktls_crypto_info_aes_gcm_256 *info = (void *)buf;
+
+		iv = info->iv, key = info->key, salt = info->salt, rec_seq = info->rec_seq;
+		iv_len = 8, key_len = 32, salt_len = 4, size = sizeof(*info);
+		break;
+	}
+	case KTLS_CIPHER_CHACHA20_POLY1305: {
+		struct ktls_crypto_info_chacha20_poly1305 *info = (void *)buf;
+
+		iv = info->iv, key = info->key, salt = NULL, rec_seq = info->rec_seq;
+		iv_len = 12, key_len = 32, salt_len = 0, size = sizeof(*info);
+		break;
+	}
+	default: {
+		struct ktls_crypto_info_aes_gcm_128 *info = (void *)buf;
+
+		iv = info->iv, key = info->key, salt = info->salt, rec_seq = info->rec_seq;
+		iv_len = 8, key_len = 16, salt_len = 4, size = sizeof(*info);
+	}
+	}
+	((struct ktls_crypto_info *)buf)->version = version;
+	((struct ktls_crypto_info *)buf)->cipher_type = cipher;
+	for (size_t i = 0; i < key_len; i++)
+		key[i] = (unsigned char)(0x10 * direction + i * 3);
+	for (size_t i = 0; i < salt_len; i++)
+		salt[i] = (unsigned char)(0xa0 + direction + i);
+	for (size_t i = 0; i < iv_len; i++)
+		iv[i] = (unsigned char)(0x50 + direction + i);
+	for (int i = 0; i < 8; i++)
+		rec_seq[7 - i] = (unsigned char)(first_seq >> (8 * i));
+	return size;
+}
+
+/*
+ * Every cipher, both TLS versions, against mainline kTLS on the other end of the TCP
+ * connection (so the records are checked by an independent implementation), and DTLS 1.2
+ * between two AF_KTLS sockets.
+ */
+static void every_cipher_and_version(void **state)
+{
+	(void)state;
+	const uint16_t ciphers[] = { KTLS_CIPHER_AES_GCM_128, KTLS_CIPHER_AES_GCM_256,
+				     KTLS_CIPHER_CHACHA20_POLY1305 };
+	const uint16_t versions[] = { KTLS_VERSION_TLS_1_2, KTLS_VERSION_TLS_1_3,
+				      KTLS_VERSION_DTLS_1_2 };
+	unsigned char tx[64], rx[64];
+
+	for (size_t c = 0; c < 3; c++) {
+		for (size_t v = 0; v < 3; v++) {
+			uint16_t version = versions[v], cipher = ciphers[c];
+			int dtls = version == KTLS_VERSION_DTLS_1_2;
+			int type = dtls ? SOCK_DGRAM : SOCK_STREAM;
+			uint64_t first = dtls ? 1ULL << 48 : 0;
+			int pair[2];
+
+			inet_pair(type, pair);
+			int a = ktls_bind(type, pair[0], version, cipher);
+			socklen_t size = fill_any_keys(tx, version, cipher, 0, first);
+
+			fill_any_keys(rx, version, cipher, 1, first);
+			assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_TX, tx, size), 0);
+			assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_RX, rx, size), 0);
+			int b;
+
+			if (dtls) {
+				b = ktls_bind(type, pair[1], version, cipher);
+				assert_int_equal(setsockopt(b, SOL_KTLS, KTLS_TX, rx, size), 0);
+				assert_int_equal(setsockopt(b, SOL_KTLS, KTLS_RX, tx, size), 0);
+			} else {
+				b = pair[1];
+				assert_int_equal(setsockopt(b, SOL_TCP, TCP_ULP, "tls", sizeof("tls")), 0);
+				assert_int_equal(setsockopt(b, SOL_TLS, TLS_TX, rx, size), 0);
+				assert_int_equal(setsockopt(b, SOL_TLS, TLS_RX, tx, size), 0);
+			}
+			transfer(a, b, 40000, dtls ? 1200 : 9000, (unsigned)(c * 3 + v), dtls);
+			transfer(b, a, 40000, dtls ? 1000 : 17000, (unsigned)(c * 3 + v + 50), dtls);
+			if (dtls)
+				close(b);
+			close(a);
+			close(pair[0]);
+			close(pair[1]);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -779,6 +875,7 @@ int main(void)
 		cmocka_unit_test(dtls12_records_fit_the_mtu),
 		cmocka_unit_test(poll_reports_only_whole_records),
 		cmocka_unit_test(so_rcvtimeo_gives_eagain),
+		cmocka_unit_test(every_cipher_and_version),
 	};
 
 	return cmocka_run_group_tests_name("af_ktls_data", tests, NULL, NULL);
