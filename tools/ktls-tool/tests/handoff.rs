@@ -1,0 +1,502 @@
+//! The handoff, end to end on the host, without a kernel: real handshakes between real libraries
+//! (rustls ↔ rustls for TLS, OpenSSL ↔ OpenSSL for DTLS) over loopback, then one side hands off
+//! while the other keeps its library. A software record layer that follows the kernel's contract
+//! (`soft` below) uses exactly the key material `ktls` produced:
+//! * the records it seals with the TX keys — first sequence number and explicit nonce as handed
+//!   over — must be accepted by the peer's library, and
+//! * the records the peer's library sends must open with the RX keys at the handed-over sequence.
+//!
+//! And the sequence numbers handed over must equal the number of records the library sent and
+//! received under those keys, with no explicit nonce repeated.
+
+use ktls::dtls::Role as DtlsRole;
+use ktls::nonce::{NonceRule, Target};
+use ktls::{DirectionKeys, KeyMaterial, Version};
+use ktls_tool::cli::{default_cert_dir, CipherArg, TlsVersionArg};
+use ktls_tool::dtls::{self, LoggedUdp};
+use ktls_tool::handoff::Evidence;
+use ktls_tool::tls::{self, LoggedTcp};
+use openssl::ssl::SslStream;
+use rustls::Connection;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::thread;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A record layer in software with the kernel's contract: TX starts at `rec_seq`; for 1.2 AES-GCM
+/// the caller passes each record's explicit nonce as the target's `NonceRule` gives it.
+mod soft {
+    use ktls::{Cipher, DirectionKeys, Version};
+    use ring::aead::{
+        Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
+    };
+
+    const APPLICATION_DATA: u8 = 23;
+
+    fn key(keys: &DirectionKeys) -> LessSafeKey {
+        let algorithm = match keys.cipher() {
+            Cipher::Aes128Gcm => &AES_128_GCM,
+            Cipher::Aes256Gcm => &AES_256_GCM,
+            Cipher::Chacha20Poly1305 => &CHACHA20_POLY1305,
+        };
+        LessSafeKey::new(UnboundKey::new(algorithm, keys.key()).expect("key length"))
+    }
+
+    /// Nonce for a record: `salt ‖ explicit` with an explicit nonce, else `iv XOR seq`.
+    fn nonce(keys: &DirectionKeys, seq: u64, explicit: Option<u64>) -> Nonce {
+        let mut n = *keys.iv();
+        match explicit {
+            Some(e) => n[4..].copy_from_slice(&e.to_be_bytes()),
+            None => {
+                for (b, s) in n[4..].iter_mut().zip(seq.to_be_bytes()) {
+                    *b ^= s;
+                }
+            }
+        }
+        Nonce::assume_unique_for_key(n)
+    }
+
+    fn header_len(version: Version) -> usize {
+        if version == Version::Dtls12 {
+            13
+        } else {
+            5
+        }
+    }
+
+    /// AAD of TLS/DTLS 1.2: seq (DTLS: epoch ‖ seq48, i.e. rec_seq) ‖ type ‖ version ‖ length.
+    fn aad12(version: Version, rec_seq: u64, len: usize) -> Vec<u8> {
+        let mut aad = rec_seq.to_be_bytes().to_vec();
+        aad.push(APPLICATION_DATA);
+        aad.extend_from_slice(
+            &(if version == Version::Dtls12 {
+                0xfefdu16
+            } else {
+                0x0303
+            })
+            .to_be_bytes(),
+        );
+        aad.extend_from_slice(&(len as u16).to_be_bytes());
+        aad
+    }
+
+    fn header(version: Version, rec_seq: u64, body_len: usize) -> Vec<u8> {
+        let mut h = vec![APPLICATION_DATA];
+        if version == Version::Dtls12 {
+            h.extend_from_slice(&[0xfe, 0xfd]);
+            h.extend_from_slice(&rec_seq.to_be_bytes());
+        } else {
+            h.extend_from_slice(&[3, 3]);
+        }
+        h.extend_from_slice(&(body_len as u16).to_be_bytes());
+        h
+    }
+
+    /// One application-data record with sequence number `rec_seq` and (1.2 AES-GCM) `explicit`.
+    pub fn seal(
+        keys: &DirectionKeys,
+        rec_seq: u64,
+        explicit: Option<u64>,
+        plaintext: &[u8],
+    ) -> Vec<u8> {
+        let version = keys.version();
+        let key = key(keys);
+        // DTLS nonces use the explicit part only, so the full rec_seq (epoch ‖ seq) is fine here.
+        let seq_for_nonce = rec_seq;
+        if version == Version::Tls13 {
+            let mut inner = plaintext.to_vec();
+            inner.push(APPLICATION_DATA);
+            let hdr = header(version, rec_seq, inner.len() + 16);
+            key.seal_in_place_append_tag(
+                nonce(keys, seq_for_nonce, None),
+                Aad::from(&hdr),
+                &mut inner,
+            )
+            .expect("seal");
+            [hdr, inner].concat()
+        } else {
+            let mut body = plaintext.to_vec();
+            key.seal_in_place_append_tag(
+                nonce(keys, seq_for_nonce, explicit),
+                Aad::from(aad12(version, rec_seq, plaintext.len())),
+                &mut body,
+            )
+            .expect("seal");
+            let explicit_bytes = explicit
+                .map(|e| e.to_be_bytes().to_vec())
+                .unwrap_or_default();
+            let hdr = header(version, rec_seq, explicit_bytes.len() + body.len());
+            [hdr, explicit_bytes, body].concat()
+        }
+    }
+
+    /// Opens one application-data record (whole, header included) at `rec_seq`.
+    pub fn open(keys: &DirectionKeys, rec_seq: u64, record: &[u8]) -> Vec<u8> {
+        let version = keys.version();
+        let key = key(keys);
+        let hlen = header_len(version);
+        assert_eq!(record[0], APPLICATION_DATA, "outer content type");
+        if version == Version::Dtls12 {
+            assert_eq!(
+                &record[3..11],
+                &rec_seq.to_be_bytes(),
+                "DTLS epoch and sequence number"
+            );
+        }
+        let (hdr, body) = record.split_at(hlen);
+        if version == Version::Tls13 {
+            let mut inner = body.to_vec();
+            let plain = key
+                .open_in_place(nonce(keys, rec_seq, None), Aad::from(hdr), &mut inner)
+                .expect("open");
+            let end = plain.iter().rposition(|&b| b != 0).expect("content type");
+            assert_eq!(plain[end], APPLICATION_DATA, "inner content type");
+            plain[..end].to_vec()
+        } else {
+            let (explicit, sealed) = if keys.cipher() == Cipher::Chacha20Poly1305 {
+                (None, body)
+            } else {
+                let (e, rest) = body.split_at(8);
+                (
+                    Some(u64::from_be_bytes(e.try_into().expect("8 bytes"))),
+                    rest,
+                )
+            };
+            let mut buf = sealed.to_vec();
+            let aad = aad12(version, rec_seq, sealed.len() - 16);
+            key.open_in_place(nonce(keys, rec_seq, explicit), Aad::from(aad), &mut buf)
+                .expect("open")
+                .to_vec()
+        }
+    }
+}
+
+// ---- TLS -------------------------------------------------------------------------------------
+
+struct TlsEnd {
+    io: LoggedTcp,
+    conn: Connection,
+}
+
+fn tls_pair(version: TlsVersionArg, cipher: CipherArg) -> (TlsEnd, TlsEnd) {
+    let certs = default_cert_dir();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server_config = tls::server_config(
+        version,
+        cipher,
+        &certs.join("server.pem"),
+        &certs.join("server.key"),
+    )
+    .expect("config");
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut end = TlsEnd {
+            io: LoggedTcp::new(tcp),
+            conn: tls::new_server(server_config).expect("server"),
+        };
+        tls::handshake(&mut end.io, &mut end.conn).expect("server handshake");
+        end
+    });
+    let client_config = tls::client_config(version, cipher, &certs.join("ca.pem")).expect("config");
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut client = TlsEnd {
+        io: LoggedTcp::new(tcp),
+        conn: tls::new_client(client_config, "localhost").expect("client"),
+    };
+    tls::handshake(&mut client.io, &mut client.conn).expect("client handshake");
+    (client, server.join().expect("server thread"))
+}
+
+/// `from` sends `messages` through its library, `to` reads them through its library, one record
+/// each.
+fn exchange_in_userspace(from: &mut TlsEnd, to: &mut TlsEnd, messages: &[&[u8]]) {
+    for m in messages {
+        from.conn.writer().write_all(m).expect("write");
+        from.io.flush_tls(&mut from.conn).expect("flush");
+        assert!(to.io.feed_one_record(&mut to.conn).expect("record"));
+        to.conn.process_new_packets().expect("process");
+        let mut got = vec![0u8; m.len()];
+        to.conn.reader().read_exact(&mut got).expect("plaintext");
+        assert_eq!(&got, m);
+    }
+}
+
+/// Reads one whole TLS record from the socket.
+fn read_tls_record(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut header = [0u8; 5];
+    tcp.read_exact(&mut header).expect("record header");
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
+    tcp.read_exact(&mut body).expect("record body");
+    [header.to_vec(), body].concat()
+}
+
+fn check_tls_handoff(
+    target: Target,
+    version: TlsVersionArg,
+    cipher: CipherArg,
+    kernel_side_is_client: bool,
+    before: usize,
+) {
+    let label =
+        format!("{target:?} {version:?} {cipher:?} kernel-side-client={kernel_side_is_client} before={before}");
+    let rule = target.nonce_rule(false);
+    let (mut client, mut server) = tls_pair(version, cipher);
+    let messages: Vec<Vec<u8>> = (0..before)
+        .map(|i| format!("library record {i}").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    exchange_in_userspace(&mut client, &mut server, &refs);
+    exchange_in_userspace(&mut server, &mut client, &refs);
+    let (mut kernel_side, mut library_side) = if kernel_side_is_client {
+        (client, server)
+    } else {
+        (server, client)
+    };
+
+    tls::drain_plaintext(&mut kernel_side.conn, &mut |_| {
+        panic!("no plaintext may be left")
+    })
+    .expect("drain");
+    let handoff = tls::extract(&kernel_side.io, kernel_side.conn, target).expect("extract");
+    let keys: KeyMaterial = handoff.keys;
+    let evidence = Evidence::from_tls(&keys, &kernel_side.io, rule).expect("no reuse");
+
+    // The rec_seq handed over equals the records the library sent/received under these keys:
+    // TLS 1.2 counts the Finished (seq 0), TLS 1.3 only application records.
+    let finished = u64::from(version == TlsVersionArg::V12);
+    let library_records = before as u64 + finished;
+    assert_eq!(keys.tx.rec_seq(), library_records, "{label}: TX rec_seq");
+    assert_eq!(keys.rx.rec_seq(), library_records, "{label}: RX rec_seq");
+    assert_eq!(evidence.tx.library_records, library_records, "{label}");
+    if version == TlsVersionArg::V12 {
+        assert_eq!(
+            kernel_side.io.sent.records_after_ccs, library_records,
+            "{label}: wire TX count"
+        );
+        assert_eq!(
+            kernel_side.io.received.records_after_ccs, library_records,
+            "{label}: wire RX count"
+        );
+    }
+
+    // Kernel-side TX: records sealed with the handed-over keys, counting on from there.
+    let tcp = &mut kernel_side.io.tcp;
+    let first_explicit = keys.tx.first_explicit_nonce();
+    let mut used_explicit = kernel_side.io.sent.explicit_nonces_after_ccs.clone();
+    for i in 0..3u64 {
+        let tx_seq = keys.tx.rec_seq();
+        let explicit = first_explicit.map(|iv| rule.explicit_nonce(iv, tx_seq, tx_seq + i));
+        if let Some(e) = explicit {
+            assert!(
+                !used_explicit.contains(&e),
+                "{label}: explicit nonce {e:#x} reused"
+            );
+            used_explicit.push(e);
+        }
+        let text = format!("kernel record {i}");
+        tcp.write_all(&soft::seal(
+            &keys.tx,
+            keys.tx.rec_seq() + i,
+            explicit,
+            text.as_bytes(),
+        ))
+        .expect("send");
+        assert!(
+            library_side
+                .io
+                .feed_one_record(&mut library_side.conn)
+                .expect("record"),
+            "{label}"
+        );
+        library_side
+            .conn
+            .process_new_packets()
+            .unwrap_or_else(|e| panic!("{label}: peer rejected record {i}: {e}"));
+        let mut got = vec![0u8; text.len()];
+        library_side
+            .conn
+            .reader()
+            .read_exact(&mut got)
+            .expect("plaintext");
+        assert_eq!(got, text.as_bytes(), "{label}");
+    }
+
+    // Kernel-side RX: the library's next records open at the handed-over sequence numbers.
+    for i in 0..3u64 {
+        let text = format!("library record after handoff {i}");
+        library_side
+            .conn
+            .writer()
+            .write_all(text.as_bytes())
+            .expect("write");
+        library_side
+            .io
+            .flush_tls(&mut library_side.conn)
+            .expect("flush");
+        let record = read_tls_record(tcp);
+        assert_eq!(
+            soft::open(&keys.rx, keys.rx.rec_seq() + i, &record),
+            text.as_bytes(),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn tls_handoff_matches_rustls_on_both_ends() {
+    for version in [TlsVersionArg::V12, TlsVersionArg::V13] {
+        for cipher in [
+            CipherArg::Aes128gcm,
+            CipherArg::Aes256gcm,
+            CipherArg::Chacha20,
+        ] {
+            for kernel_side_is_client in [true, false] {
+                for before in [0, 3] {
+                    for target in [Target::AfKtls, Target::Mainline] {
+                        check_tls_handoff(target, version, cipher, kernel_side_is_client, before);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- DTLS ------------------------------------------------------------------------------------
+
+fn dtls_pair(cipher: CipherArg) -> (SslStream<LoggedUdp>, SslStream<LoggedUdp>) {
+    let certs = default_cert_dir();
+    let listen = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = listen.local_addr().expect("address");
+    let server_ctx =
+        dtls::server_context(cipher, &certs.join("server.pem"), &certs.join("server.key"))
+            .expect("ctx");
+    let server = thread::spawn(move || {
+        let udp = dtls::wait_for_client(listen, TIMEOUT).expect("client");
+        dtls::handshake(&server_ctx, udp, DtlsRole::Server, None, 1400, TIMEOUT)
+            .expect("server handshake")
+    });
+    let client_ctx = dtls::client_context(cipher, &certs.join("ca.pem")).expect("ctx");
+    let udp = dtls::connect_udp(&addr.to_string()).expect("connect");
+    let client = dtls::handshake(
+        &client_ctx,
+        udp,
+        DtlsRole::Client,
+        Some("localhost"),
+        1400,
+        TIMEOUT,
+    )
+    .expect("client handshake");
+    (client, server.join().expect("server thread"))
+}
+
+fn check_dtls_handoff(cipher: CipherArg, kernel_side_is_client: bool, before: usize) {
+    let label =
+        format!("DTLS {cipher:?} kernel-side-client={kernel_side_is_client} before={before}");
+    let (mut client, mut server) = dtls_pair(cipher);
+    let mut buf = dtls::datagram_buffer();
+    let mut read = |stream: &mut SslStream<LoggedUdp>| -> Vec<u8> {
+        let n = dtls::read_one(stream, &mut buf, TIMEOUT).expect("read");
+        buf[..n].to_vec()
+    };
+    // What ktls-tool does: the client's first record tells the server the handshake is over.
+    dtls::write_one(&mut client, b"S").expect("start");
+    assert_eq!(read(&mut server), b"S");
+    for i in 0..before {
+        let text = format!("library datagram {i}");
+        dtls::write_one(&mut server, text.as_bytes()).expect("write");
+        assert_eq!(read(&mut client), text.as_bytes());
+        dtls::write_one(&mut client, text.as_bytes()).expect("write");
+        assert_eq!(read(&mut server), text.as_bytes());
+    }
+    let (kernel_side, mut library_side, role) = if kernel_side_is_client {
+        (client, server, DtlsRole::Client)
+    } else {
+        (server, client, DtlsRole::Server)
+    };
+
+    let (keys, _) = dtls::extract(&kernel_side, role).expect("extract");
+    let evidence = Evidence::from_dtls(&keys, kernel_side.get_ref()).expect("no reuse");
+    // Epoch 1 records the library sent: Finished, the client's start message, `before` data.
+    let sent = 1 + u64::from(kernel_side_is_client) + before as u64;
+    let received = 1 + u64::from(!kernel_side_is_client) + before as u64;
+    assert_eq!(keys.version(), Version::Dtls12);
+    assert_eq!((keys.tx.epoch(), keys.rx.epoch()), (1, 1), "{label}");
+    assert_eq!(
+        keys.tx.sequence(),
+        sent,
+        "{label}: TX seq = records sent in epoch 1 (no loss on loopback)"
+    );
+    assert_eq!(keys.rx.sequence(), received, "{label}: RX seq");
+    assert_eq!(evidence.tx.library_records, sent, "{label}");
+
+    let mut buf = dtls::datagram_buffer();
+    let udp = kernel_side.get_ref().udp.try_clone().expect("dup");
+    udp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let library_nonces = evidence.tx.library_explicit_nonces.clone();
+    drop(kernel_side);
+
+    for i in 0..3u64 {
+        let text = format!("kernel datagram {i}");
+        let rec_seq = keys.tx.rec_seq();
+        let explicit = keys
+            .tx
+            .first_explicit_nonce()
+            .map(|iv| NonceRule::RecordNumber.explicit_nonce(iv, rec_seq, rec_seq + i));
+        assert!(
+            !library_nonces.contains(&explicit.expect("AES-GCM")),
+            "{label}: nonce reuse"
+        );
+        udp.send(&soft::seal(
+            &keys.tx,
+            keys.tx.rec_seq() + i,
+            explicit,
+            text.as_bytes(),
+        ))
+        .expect("send");
+        let n = dtls::read_one(&mut library_side, &mut buf, TIMEOUT)
+            .unwrap_or_else(|e| panic!("{label}: OpenSSL rejected kernel datagram {i}: {e}"));
+        assert_eq!(&buf[..n], text.as_bytes(), "{label}");
+    }
+    for i in 0..3u64 {
+        let text = format!("library datagram after handoff {i}");
+        dtls::write_one(&mut library_side, text.as_bytes()).expect("write");
+        let n = udp.recv(&mut buf).expect("datagram");
+        assert_eq!(
+            soft::open(&keys.rx, keys.rx.rec_seq() + i, &buf[..n]),
+            text.as_bytes(),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn dtls_handoff_matches_openssl_on_both_ends() {
+    for cipher in [CipherArg::Aes128gcm, CipherArg::Aes256gcm] {
+        for kernel_side_is_client in [true, false] {
+            for before in [0, 2] {
+                check_dtls_handoff(cipher, kernel_side_is_client, before);
+            }
+        }
+    }
+}
+
+/// The same check through the keys' byte form: what setsockopt would carry parses back to the
+/// same numbers (guards against a mix-up between `DirectionKeys` and the UAPI structure).
+#[test]
+fn crypto_info_round_trip_of_real_keys() {
+    let (client, server) = tls_pair(TlsVersionArg::V12, CipherArg::Aes256gcm);
+    drop(server);
+    let keys = tls::extract(&client.io, client.conn, Target::AfKtls)
+        .expect("extract")
+        .keys;
+    let info = keys.tx.to_crypto_info();
+    let parsed = ktls::CryptoInfo::from_bytes(info.as_bytes()).expect("parses");
+    assert_eq!(parsed.rec_seq(), keys.tx.rec_seq());
+    assert_eq!(parsed.iv_field(), keys.tx.first_explicit_nonce());
+    let _: &DirectionKeys = &keys.rx;
+}

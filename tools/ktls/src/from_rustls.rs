@@ -1,0 +1,217 @@
+//! rustls `ExtractedSecrets` → [`KeyMaterial`].
+//!
+//! rustls hands over, per direction, the next record sequence number and a 12-byte `iv`:
+//! * TLS 1.3 (any AEAD) and TLS 1.2 ChaCha20: the static IV; nonce = iv XOR seq.
+//! * TLS 1.2 AES-GCM: `iv[0..4]` is the salt (client/server_write_IV) and `iv[4..12]` an extra
+//!   8 key-block bytes `E` from which rustls made its explicit nonces (`E XOR seq`). The kernel
+//!   gets the salt and, as its first explicit nonce, a value chosen for the target's nonce rule
+//!   so that no nonce rustls used comes again ([`crate::nonce::rustls_tls12_iv`]).
+//!
+//! The cipher is taken from the key length, not only the variant, because older rustls versions
+//! reported TLS 1.2 AES-256-GCM as `Aes128Gcm` (rustls#1833).
+
+use crate::keys::{Cipher, DirectionKeys, KeyMaterial, Version};
+use crate::nonce::{self, Target};
+use crate::Error;
+use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
+
+/// Converts what `dangerous_extract_secrets()` returned. `version` is the connection's
+/// `protocol_version()`, read before extracting (extraction consumes the connection); `target`
+/// is where the keys go (AF_KTLS and mainline advance TLS 1.2 explicit nonces differently).
+pub fn key_material(
+    version: ProtocolVersion,
+    secrets: &ExtractedSecrets,
+    target: Target,
+) -> Result<KeyMaterial, Error> {
+    let version = match version {
+        ProtocolVersion::TLSv1_2 => Version::Tls12,
+        ProtocolVersion::TLSv1_3 => Version::Tls13,
+        _ => return Err(Error::Unsupported("TLS version other than 1.2 or 1.3")),
+    };
+    let (tx_seq, tx_secrets) = &secrets.tx;
+    let (rx_seq, rx_secrets) = &secrets.rx;
+    let tx = direction_keys(version, tx_secrets, *tx_seq, Some(target))?;
+    let rx = direction_keys(version, rx_secrets, *rx_seq, None)?;
+    KeyMaterial::new(tx, rx)
+}
+
+fn direction_keys(
+    version: Version,
+    secrets: &ConnectionTrafficSecrets,
+    next_seq: u64,
+    sending_to: Option<Target>,
+) -> Result<DirectionKeys, Error> {
+    let (key, iv, bulk) = match secrets {
+        ConnectionTrafficSecrets::Aes128Gcm { key, iv } => {
+            (key.as_ref(), iv.as_ref(), Bulk::AesGcm)
+        }
+        ConnectionTrafficSecrets::Aes256Gcm { key, iv } => {
+            (key.as_ref(), iv.as_ref(), Bulk::AesGcm)
+        }
+        ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
+            (key.as_ref(), iv.as_ref(), Bulk::Chacha20)
+        }
+        _ => {
+            return Err(Error::Unsupported(
+                "rustls cipher other than AES-GCM or ChaCha20-Poly1305",
+            ))
+        }
+    };
+    raw_direction_keys(version, bulk, key, iv, next_seq, sending_to)
+}
+
+/// The cipher family as rustls names it; the key length decides AES-128 vs AES-256.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bulk {
+    AesGcm,
+    Chacha20,
+}
+
+fn raw_direction_keys(
+    version: Version,
+    bulk: Bulk,
+    key: &[u8],
+    iv: &[u8],
+    next_seq: u64,
+    sending_to: Option<Target>,
+) -> Result<DirectionKeys, Error> {
+    let cipher = match (bulk, key.len()) {
+        (Bulk::Chacha20, 32) => Cipher::Chacha20Poly1305,
+        (Bulk::AesGcm, 16) => Cipher::Aes128Gcm,
+        (Bulk::AesGcm, 32) => Cipher::Aes256Gcm,
+        _ => {
+            return Err(Error::InvalidKeyMaterial(
+                "rustls key length does not match its cipher",
+            ))
+        }
+    };
+    let mut nonce_bytes: [u8; 12] = iv
+        .try_into()
+        .map_err(|_| Error::InvalidKeyMaterial("rustls IV is not 12 bytes"))?;
+    // RX keeps rustls's bytes: the kernel reads each record's explicit nonce from the record.
+    if let (true, Some(target)) = (version.has_explicit_nonce(cipher), sending_to) {
+        let mut base = [0u8; 8];
+        base.copy_from_slice(&nonce_bytes[4..]);
+        let first = nonce::rustls_tls12_iv(target, u64::from_be_bytes(base), next_seq);
+        nonce_bytes[4..].copy_from_slice(&first.to_be_bytes());
+    }
+    DirectionKeys::new(version, cipher, key, nonce_bytes, next_seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::crypto::cipher::{AeadKey, Iv};
+
+    const IV: [u8; 12] = [0x11, 0x11, 0x11, 0x11, 0, 0, 0, 0, 0, 0, 0, 0x21];
+
+    fn secrets(variant: fn(AeadKey, Iv) -> ConnectionTrafficSecrets) -> ExtractedSecrets {
+        // rustls only lets callers build 32-byte AeadKeys; 16-byte keys are covered below with
+        // raw_direction_keys and by ktls-tool's handshake tests.
+        ExtractedSecrets {
+            tx: (1, variant(AeadKey::from([0x11; 32]), Iv::new(IV))),
+            rx: (3, variant(AeadKey::from([0x22; 32]), Iv::new(IV))),
+        }
+    }
+
+    fn aes128(key: AeadKey, iv: Iv) -> ConnectionTrafficSecrets {
+        ConnectionTrafficSecrets::Aes128Gcm { key, iv }
+    }
+    fn aes256(key: AeadKey, iv: Iv) -> ConnectionTrafficSecrets {
+        ConnectionTrafficSecrets::Aes256Gcm { key, iv }
+    }
+    fn chacha(key: AeadKey, iv: Iv) -> ConnectionTrafficSecrets {
+        ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv }
+    }
+
+    #[test]
+    fn tls12_aes128_explicit_nonce_per_target() {
+        let tx = |target| {
+            raw_direction_keys(
+                Version::Tls12,
+                Bulk::AesGcm,
+                &[0x11; 16],
+                &IV,
+                1,
+                Some(target),
+            )
+            .expect("converts")
+        };
+        let af_ktls = tx(Target::AfKtls);
+        assert_eq!(af_ktls.cipher(), Cipher::Aes128Gcm);
+        assert_eq!(af_ktls.rec_seq(), 1);
+        assert_eq!(af_ktls.salt(), &[0x11; 4]);
+        assert_eq!(af_ktls.key(), &[0x11; 16]);
+        // rustls sent Finished with explicit E XOR 0 = 0x21. AF_KTLS continues with E XOR seq:
+        // its first record (seq 1) carries 0x20.
+        assert_eq!(af_ktls.first_explicit_nonce(), Some(0x20));
+        // Mainline counts up from iv, so iv starts past 0x21.
+        assert_eq!(tx(Target::Mainline).first_explicit_nonce(), Some(0x22));
+        // RX keeps rustls's bytes: the kernel ignores the RX explicit nonce.
+        let rx = raw_direction_keys(Version::Tls12, Bulk::AesGcm, &[0x22; 16], &IV, 3, None)
+            .expect("converts");
+        assert_eq!(rx.iv(), &IV);
+        assert_eq!(rx.rec_seq(), 3);
+    }
+
+    #[test]
+    fn aes256_variant_and_mislabelled_key_length() {
+        let km = key_material(ProtocolVersion::TLSv1_2, &secrets(aes256), Target::AfKtls)
+            .expect("converts");
+        assert_eq!(km.version(), Version::Tls12);
+        assert_eq!(km.cipher(), Cipher::Aes256Gcm);
+        assert_eq!((km.tx.rec_seq(), km.rx.rec_seq()), (1, 3));
+        assert_eq!(km.tx.key(), &[0x11; 32]);
+        assert_eq!(km.rx.key(), &[0x22; 32]);
+        // rustls#1833: a 32-byte key reported as Aes128Gcm is AES-256-GCM.
+        let km = key_material(ProtocolVersion::TLSv1_2, &secrets(aes128), Target::AfKtls)
+            .expect("converts");
+        assert_eq!(km.cipher(), Cipher::Aes256Gcm);
+    }
+
+    #[test]
+    fn tls13_and_chacha_keep_static_iv_and_sequence() {
+        let km = key_material(ProtocolVersion::TLSv1_3, &secrets(aes256), Target::AfKtls)
+            .expect("converts");
+        assert_eq!(km.version(), Version::Tls13);
+        assert_eq!(km.tx.iv(), &IV);
+        assert_eq!(km.tx.first_explicit_nonce(), None);
+        let km = key_material(ProtocolVersion::TLSv1_2, &secrets(chacha), Target::Mainline)
+            .expect("converts");
+        assert_eq!(km.cipher(), Cipher::Chacha20Poly1305);
+        assert_eq!(km.tx.iv(), &IV);
+    }
+
+    #[test]
+    fn rejects_other_versions_and_sizes() {
+        assert!(key_material(ProtocolVersion::TLSv1_1, &secrets(aes256), Target::AfKtls).is_err());
+        assert!(key_material(ProtocolVersion::DTLSv1_2, &secrets(aes256), Target::AfKtls).is_err());
+        assert!(raw_direction_keys(
+            Version::Tls13,
+            Bulk::Chacha20,
+            &[0; 16],
+            &IV,
+            0,
+            Some(Target::AfKtls)
+        )
+        .is_err());
+        assert!(raw_direction_keys(
+            Version::Tls13,
+            Bulk::AesGcm,
+            &[0; 24],
+            &IV,
+            0,
+            Some(Target::AfKtls)
+        )
+        .is_err());
+        assert!(raw_direction_keys(
+            Version::Tls13,
+            Bulk::AesGcm,
+            &[0; 16],
+            &IV[..8],
+            0,
+            Some(Target::AfKtls)
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Userspace API for `AF_KTLS` sockets.
+//!
+//! An application completes a TLS 1.2/1.3 (TCP) or DTLS 1.2 (UDP) handshake with its TLS library,
+//! turns the library's secrets into [`KeyMaterial`], and hands the connected socket and the keys to
+//! the kernel:
+//!
+//! ```no_run
+//! # fn demo(tcp: std::net::TcpStream, keys: ktls::KeyMaterial) -> std::io::Result<()> {
+//! use std::os::fd::AsFd;
+//! let sock = ktls::AfKtlsSocket::setup(tcp.as_fd(), &keys)?;
+//! sock.send(b"hello", 0)?;
+//! # Ok(()) }
+//! ```
+//!
+//! * [`uapi`] mirrors `include/uapi/linux/ktls.h` (layouts checked at compile time and against the
+//!   C compiler in `tests/c_layout.rs`).
+//! * [`keys`]: [`KeyMaterial`] / [`DirectionKeys`], wiped on drop.
+//! * [`from_rustls`]: rustls `ExtractedSecrets` → [`KeyMaterial`] (feature `rustls`).
+//! * [`dtls`]: the DTLS 1.2 key block from an OpenSSL session plus the sequence numbers and
+//!   explicit nonces seen on the wire ([`wire`]), with [`prf`] and [`nonce`] doing the work.
+//! * [`socket`]: [`AfKtlsSocket`]; [`ulp`]: the same operations on mainline kernel TLS.
+
+pub mod dtls;
+#[cfg(feature = "rustls")]
+pub mod from_rustls;
+pub mod keys;
+pub mod nonce;
+pub mod prf;
+pub mod socket;
+mod sys;
+pub mod uapi;
+pub mod ulp;
+pub mod wire;
+
+pub use keys::{Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, Version};
+pub use socket::{AfKtlsSocket, ReceivedRecord, Transport};
+
+use core::fmt;
+
+/// Errors from turning library secrets into key material. Socket calls return `std::io::Error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The secrets are inconsistent or have the wrong size.
+    InvalidKeyMaterial(&'static str),
+    /// A version, cipher or situation AF_KTLS (or this crate) does not handle.
+    Unsupported(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidKeyMaterial(what) => write!(f, "invalid key material: {what}"),
+            Error::Unsupported(what) => write!(f, "unsupported: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(err: Error) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, err)
+    }
+}
