@@ -2,7 +2,11 @@
 # The af_ktls test suite inside the test VM (run by tools/check.sh through tools/vm-run):
 # loads the module, parses its KUnit results, runs the C tests, unloads, and checks the kernel
 # log for warnings, bugs and leaks. Prints one line per check and ends with "N passed, N failed".
+#
+#   tests/vm/run.sh [--no-interop]   --no-interop skips the OpenSSL/GnuTLS interop matrix
 set -u
+interop=1
+[ "${1:-}" = --no-interop ] && interop=0
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${AF_KTLS_CACHE:?AF_KTLS_CACHE must be set}
 kunit_py=$cache/src/linux/tools/testing/kunit/kunit.py
@@ -60,6 +64,25 @@ run_cmocka() {
 run_cmocka c_socket "$repo/build/tests/c/socket_test"
 run_cmocka c_data "$repo/build/tests/c/data_test"
 check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
+
+# Real handshakes (rustls, OpenSSL) handed to AF_KTLS, against OpenSSL and GnuTLS peers; and the
+# same matrix through mainline kTLS, which shows the harness and peers work independently of us.
+run_interop() {
+    local name=$1 backend=$2
+    "$repo/tests/interop/run.sh" "$backend" > "$out/$name.log" 2>&1
+    local rc=$? p f
+    p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out/$name.log"); p=${p:-0}
+    f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$out/$name.log"); f=${f:-0}
+    grep -E '^(FAIL|SKIP)' "$out/$name.log" | sed 's/^/    | /'
+    if [ "$rc" != 0 ] || [ "$p" = 0 ]; then
+        tail -n 20 "$out/$name.log" | sed 's/^/    | /'; [ "$f" = 0 ] && f=1
+    fi
+    count "$name" "$p" "$f"
+}
+if [ "$interop" = 1 ]; then
+    run_interop interop_af_ktls af_ktls
+    run_interop interop_ulp ulp
+fi
 
 check rmmod rmmod af_ktls
 run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
