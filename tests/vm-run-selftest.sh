@@ -15,7 +15,7 @@ marker=build/vm/selftest-marker
 rm -f "$marker"
 tools/vm-run -- sh -c "[ \"\$PWD\" = '$PWD' ] && uname -r > $marker"; expect "cwd and write" 0 $?
 expect "guest kernel wrote the marker" "$(make -s -C "${AF_KTLS_CACHE:-$HOME/.cache/af_ktls}/src/linux" kernelversion)" "$(cat "$marker" 2>/dev/null)"
-out=$(tools/vm-run --timeout 15 -- sh -c 'echo started; sleep 600' 2>/dev/null); rc=$?
+out=$(tools/vm-run --timeout 25 -- sh -c 'echo started; sleep 600' 2>/dev/null); rc=$?
 expect "hung guest killed at the timeout" 124 "$rc"
 expect "command had started" started "$out"
 exit $fail
