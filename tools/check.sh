@@ -76,7 +76,7 @@ if [ "$vm_only" = 0 ]; then
 fi
 step c_tests_build make -s -C tests/c
 # ktls-tool drives the interop tests in the VM.
-step ktls_tool_build cargo build --release --locked -q -p ktls-tool
+step ktls_tool_build cargo build --release --locked -q -p ktls-tool -p ktls --example tls13_loopback
 
 
 for f in $flavours; do

@@ -64,6 +64,7 @@ run_cmocka() {
 run_cmocka c_socket "$repo/build/tests/c/socket_test"
 run_cmocka c_data "$repo/build/tests/c/data_test"
 check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
+check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
 
 # Real handshakes (rustls, OpenSSL) handed to AF_KTLS, against OpenSSL and GnuTLS peers; and the
 # same matrix through mainline kTLS, which shows the harness and peers work independently of us.
