@@ -25,6 +25,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 certs=$repo/tests/data/certs
 tool=${KTLS_TOOL:-$repo/target/release/ktls-tool}
 if [ ! -x "$tool" ]; then
+    # The test VM has no cargo: tools/check.sh builds the binary on the host first.
+    command -v cargo >/dev/null || { echo "missing $tool: build it with 'cargo build --release -p ktls-tool' on the host" >&2; exit 2; }
     (cd "$repo" && cargo build --release -q -p ktls-tool) || { echo "cannot build ktls-tool" >&2; exit 2; }
 fi
 for program in openssl gnutls-serv gnutls-cli ss setsid; do
