@@ -4,10 +4,12 @@
  * loopback TCP and UDP transfers between two AF_KTLS sockets with matching fixed keys, and TLS
  * records checked against mainline kernel TLS (the "tls" TCP ULP) as an independent peer.
  */
+#define _GNU_SOURCE /* gettid() */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -858,6 +860,120 @@ static void every_cipher_and_version(void **state)
 	}
 }
 
+/* Sequence numbers never wrap: the last one is used once, then sending fails (EBADMSG). */
+static void sequence_exhaustion_is_an_error(void **state)
+{
+	(void)state;
+	int tcp[2];
+	struct ktls_crypto_info_aes_gcm_128 tx;
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	fill_keys(&tx, KTLS_VERSION_TLS_1_2, 0, UINT64_MAX);
+	assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_TX, &tx, sizeof(tx)), 0);
+	assert_int_equal(send(a, "last", 4, 0), 4);
+	errno = 0;
+	assert_int_equal(send(a, "wrap", 4, 0), -1);
+	assert_int_equal(errno, EBADMSG);
+	close(a);
+	close(tcp[0]);
+	close(tcp[1]);
+}
+
+struct blocked_reader {
+	int fd;
+	volatile pid_t tid;
+	ssize_t got;
+	char buf[16];
+};
+
+static void *read_blocking(void *arg)
+{
+	struct blocked_reader *reader = arg;
+
+	reader->tid = gettid();
+	reader->got = recv(reader->fd, reader->buf, sizeof(reader->buf), 0);
+	return NULL;
+}
+
+/* Starts a reader thread and returns once it sleeps (in recv), not after a guessed delay. */
+static void start_blocked_reader(struct blocked_reader *reader, pthread_t *thread)
+{
+	char path[64], stat[256];
+
+	reader->tid = 0;
+	assert_int_equal(pthread_create(thread, NULL, read_blocking, reader), 0);
+	for (int tries = 0; tries < 10000; tries++) {
+		if (reader->tid != 0) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)reader->tid);
+			FILE *f = fopen(path, "r");
+
+			assert_non_null(f);
+			size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+
+			fclose(f);
+			stat[n] = '\0';
+			/* "tid (comm) S ...": the state follows the command name. */
+			char *state = strrchr(stat, ')');
+
+			if (state && state[1] == ' ' && state[2] == 'S')
+				return;
+		}
+		usleep(1000);
+	}
+	fail_msg("the reader thread never blocked");
+}
+
+/*
+ * Close during use: the application's TCP fd may be closed after bind (AF_KTLS holds its own
+ * reference); closing the AF_KTLS fd while another thread is blocked in recv on it neither
+ * crashes nor loses that thread's data; the peer closing ends a blocked recv with 0.
+ */
+static void close_during_use(void **state)
+{
+	(void)state;
+	int tcp[2];
+	pthread_t thread;
+	struct blocked_reader reader = { 0 };
+
+	inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(a, KTLS_VERSION_TLS_1_3, 0);
+	set_keys(b, KTLS_VERSION_TLS_1_3, 1);
+	/* The TCP fds are no longer needed by the application. */
+	close(tcp[0]);
+	close(tcp[1]);
+	transfer(a, b, 5000, 1000, 11, 0);
+
+	reader.fd = b;
+	start_blocked_reader(&reader, &thread);
+	close(b); /* the blocked recv keeps the file alive */
+	assert_int_equal(send(a, "still there", 11, 0), 11);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(reader.got, 11);
+	assert_memory_equal(reader.buf, "still there", 11);
+
+	/* A peer that goes away ends a blocked recv with 0 (end of stream). */
+	int pair[2];
+
+	inet_pair(SOCK_STREAM, pair);
+	int c = ktls_bind(SOCK_STREAM, pair[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+
+	set_keys(c, KTLS_VERSION_TLS_1_2, 0);
+	reader.fd = c;
+	reader.got = -2;
+	start_blocked_reader(&reader, &thread);
+	close(pair[1]);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(reader.got, 0);
+	close(c);
+	close(pair[0]);
+	close(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +992,8 @@ int main(void)
 		cmocka_unit_test(poll_reports_only_whole_records),
 		cmocka_unit_test(so_rcvtimeo_gives_eagain),
 		cmocka_unit_test(every_cipher_and_version),
+		cmocka_unit_test(sequence_exhaustion_is_an_error),
+		cmocka_unit_test(close_during_use),
 	};
 
 	return cmocka_run_group_tests_name("af_ktls_data", tests, NULL, NULL);
