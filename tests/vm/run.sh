@@ -3,10 +3,18 @@
 # loads the module, parses its KUnit results, runs the C tests, unloads, and checks the kernel
 # log for warnings, bugs and leaks. Prints one line per check and ends with "N passed, N failed".
 #
-#   tests/vm/run.sh [--no-interop]   --no-interop skips the OpenSSL/GnuTLS interop matrix
+#   tests/vm/run.sh [--no-interop] [--kunit-only]
+#     --no-interop  skips the OpenSSL/GnuTLS interop matrix
+#     --kunit-only  loads the module, parses KUnit, unloads and checks the log (make kunit-fail)
 set -u
-interop=1
-[ "${1:-}" = --no-interop ] && interop=0
+interop=1 kunit_only=0
+for arg in "$@"; do
+    case $arg in
+        --no-interop) interop=0 ;;
+        --kunit-only) kunit_only=1 ;;
+        *) echo "usage: $0 [--no-interop] [--kunit-only]" >&2; exit 2 ;;
+    esac
+done
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${AF_KTLS_CACHE:?AF_KTLS_CACHE must be set}
 kunit_py=$cache/src/linux/tools/testing/kunit/kunit.py
@@ -61,10 +69,12 @@ run_cmocka() {
     fi
     count "$name" "$p" "$f"
 }
-run_cmocka c_socket "$repo/build/tests/c/socket_test"
-run_cmocka c_data "$repo/build/tests/c/data_test"
-check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
-check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
+if [ "$kunit_only" = 0 ]; then
+    run_cmocka c_socket "$repo/build/tests/c/socket_test"
+    run_cmocka c_data "$repo/build/tests/c/data_test"
+    check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
+    check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
+fi
 
 # Real handshakes (rustls, OpenSSL) handed to AF_KTLS, against OpenSSL and GnuTLS peers; and the
 # same matrix through mainline kTLS, which shows the harness and peers work independently of us.
@@ -80,16 +90,18 @@ run_interop() {
     fi
     count "$name" "$p" "$f"
 }
-if [ "$interop" = 1 ]; then
+if [ "$interop" = 1 ] && [ "$kunit_only" = 0 ]; then
     run_interop interop_af_ktls af_ktls
     run_interop interop_ulp ulp
 fi
 
 check rmmod rmmod af_ktls
-run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
-check reload_cycles bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' && rmmod af_ktls || exit 1; done"
-check family_parameter_rejects_out_of_range bash -c "! insmod '$repo/af_ktls.ko' family=46 && ! insmod '$repo/af_ktls.ko' family=0"
-check family_parameter_rejects_taken_number bash -c "! insmod '$repo/af_ktls.ko' family=2"
+if [ "$kunit_only" = 0 ]; then
+    run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
+    check reload_cycles bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' && rmmod af_ktls || exit 1; done"
+    check family_parameter_rejects_out_of_range bash -c "! insmod '$repo/af_ktls.ko' family=46 && ! insmod '$repo/af_ktls.ko' family=0"
+    check family_parameter_rejects_taken_number bash -c "! insmod '$repo/af_ktls.ko' family=2"
+fi
 
 if [ -w /sys/kernel/debug/kmemleak ]; then
     # Two scans: kmemleak reports an object only once it has stayed unreferenced for a scan.
