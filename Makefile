@@ -21,7 +21,10 @@ KDIR ?= $(DEFAULT_KDIR)
 BINDGEN ?= $(if $(wildcard $(AF_KTLS_CACHE)/bin/bindgen),$(AF_KTLS_CACHE)/bin/bindgen,bindgen)
 export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
 
-KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN)
+# A clang-built kernel (the debug flavour: KASAN with Rust needs clang) needs the module built
+# with the same compiler.
+KDIR_LLVM = $(if $(shell grep -sx CONFIG_CC_IS_CLANG=y $(KDIR)/.config),LLVM=-$(LLVM_VERSION))
+KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN) $(KDIR_LLVM)
 
 .PHONY: all module kernel check kunit-fail clippy-module clean demo bench fuzz
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the af_ktls test kernel (tinyconfig + tools/kconfig/*.config) into the cache.
 #
-#   KERNEL_FLAVOUR=base|debug   (default base; debug adds tools/kconfig/debug.config)
+#   KERNEL_FLAVOUR=base|debug   (default base; debug adds tools/kconfig/debug.config and is built
+#                               with clang, LLVM=-19, because KASAN with Rust needs it)
 #
 # Rebuilds only when the pinned versions, a config fragment or this script change. Prints the build
 # directory on stdout as its last line; progress goes to stderr.
@@ -13,9 +14,10 @@ FLAVOUR=${KERNEL_FLAVOUR:-base}
 step() { printf '==> %s\n' "$*" >&2; }
 
 fragments=("$here/kconfig/base.config")
+llvm=()
 case $FLAVOUR in
     base) ;;
-    debug) fragments+=("$here/kconfig/debug.config") ;;
+    debug) fragments+=("$here/kconfig/debug.config") llvm=(LLVM=-"$LLVM_VERSION") ;;
     *) echo "error: KERNEL_FLAVOUR must be base or debug, not '$FLAVOUR'" >&2; exit 2 ;;
 esac
 
@@ -32,7 +34,7 @@ fi
 
 export RUST_LIB_SRC=$CACHE/src/rust-src/library
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
-MAKEARGS=(-C "$SRC" O="$OUT" BINDGEN="$CACHE/bin/bindgen" HOSTRUSTC=rustc RUSTC=rustc -s)
+MAKEARGS=(-C "$SRC" O="$OUT" BINDGEN="$CACHE/bin/bindgen" HOSTRUSTC=rustc RUSTC=rustc "${llvm[@]}" -s)
 
 mkdir -p "$OUT"
 rm -f "$OUT/.af_ktls-stamp"
