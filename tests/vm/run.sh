@@ -23,23 +23,26 @@ mkdir -p "$out"
 passed=0 failed=0
 
 # check NAME COMMAND...: runs COMMAND, logs its output to $out/NAME.log, counts one result.
+# Durations are guest seconds (emulated, so only for comparing parts of one run).
 check() {
-    local name=$1; shift
+    local name=$1 t0=$SECONDS; shift
     if "$@" >"$out/$name.log" 2>&1; then
-        echo "PASS  $name"; passed=$((passed + 1))
+        echo "PASS  $name ($((SECONDS - t0)) s)"; passed=$((passed + 1))
     else
-        echo "FAIL  $name (log: build/vm/results/$name.log)"; sed 's/^/    | /' "$out/$name.log" | tail -n 40
+        echo "FAIL  $name ($((SECONDS - t0)) s, log: build/vm/results/$name.log)"; sed 's/^/    | /' "$out/$name.log" | tail -n 40
         failed=$((failed + 1))
     fi
 }
 
-# count NAME PASSED FAILED: adds the results of a harness that counts its own cases.
+# count NAME PASSED FAILED: adds the results of a harness that counts its own cases, which
+# started at $part_start.
 count() {
-    echo "      $1: $2 passed, $3 failed"
+    echo "      $1: $2 passed, $3 failed ($((SECONDS - part_start)) s)"
     passed=$((passed + $2)); failed=$((failed + $3))
 }
 
 dmesg -C
+part_start=$SECONDS
 check insmod insmod "$repo/af_ktls.ko"
 check family_registered grep -q "af_ktls: registered AF_KTLS as address family 12" <(dmesg)
 
@@ -60,6 +63,7 @@ count kunit "$kunit_pass" "$kunit_fail"
 # C tests through <linux/ktls.h> (cmocka).
 run_cmocka() {
     local name=$1; shift
+    part_start=$SECONDS
     "$@" > "$out/$name.log" 2>&1
     local rc=$? p f
     p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$out/$name.log"); p=${p:-0}
@@ -80,6 +84,7 @@ fi
 # same matrix through mainline kTLS, which shows the harness and peers work independently of us.
 run_interop() {
     local name=$1 backend=$2
+    part_start=$SECONDS
     "$repo/tests/interop/run.sh" "$backend" > "$out/$name.log" 2>&1
     local rc=$? p f
     p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out/$name.log"); p=${p:-0}
