@@ -16,7 +16,7 @@ cd "$repo"
 vm_only=0
 [ "${1:-}" = --vm-only ] && vm_only=1
 flavours=${AF_KTLS_CHECK_FLAVOURS:-base debug}
-logs=${AF_KTLS_CHECK_LOGS:-$repo/build/check}
+logs=$(realpath -m "${AF_KTLS_CHECK_LOGS:-$repo/build/check}")
 mkdir -p "$logs"
 passed=0 failed=0
 start=$(date +%s)
@@ -28,7 +28,7 @@ step() {
     if "$@" >"$logs/$name.log" 2>&1; then
         echo "PASS  $name ($(( $(date +%s) - t0 )) s)"; passed=$((passed + 1))
     else
-        echo "FAIL  $name ($(( $(date +%s) - t0 )) s, log: build/check/$name.log)"
+        echo "FAIL  $name ($(( $(date +%s) - t0 )) s, log: ${logs#"$repo"/}/$name.log)"
         tail -n 60 "$logs/$name.log" | sed 's/^/    | /'
         failed=$((failed + 1))
     fi
