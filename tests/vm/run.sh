@@ -11,7 +11,7 @@ interop=1 kunit_only=0
 for arg in "$@"; do
     case $arg in
         --no-interop) interop=0 ;;
-        --kunit-only) kunit_only=1 ;;
+        --kunit-only) kunit_only=1 interop=0 ;;
         *) echo "usage: $0 [--no-interop] [--kunit-only]" >&2; exit 2 ;;
     esac
 done
@@ -34,15 +34,15 @@ check() {
     fi
 }
 
-# count NAME PASSED FAILED: adds the results of a harness that counts its own cases, which
-# started at $part_start.
+# count NAME PASSED FAILED START: adds the results of a harness that counts its own cases and
+# started at $SECONDS = START.
 count() {
-    echo "      $1: $2 passed, $3 failed ($((SECONDS - part_start)) s)"
+    echo "      $1: $2 passed, $3 failed ($((SECONDS - $4)) s)"
     passed=$((passed + $2)); failed=$((failed + $3))
 }
 
 dmesg -C
-part_start=$SECONDS
+kunit_start=$SECONDS
 check insmod insmod "$repo/af_ktls.ko"
 check family_registered grep -q "af_ktls: registered AF_KTLS as address family 12" <(dmesg)
 
@@ -58,12 +58,11 @@ if [ "$kunit_rc" != 0 ] || [ "$kunit_pass" = 0 ]; then
     [ "$kunit_fail" = 0 ] && kunit_fail=1
 fi
 grep -E '^\s*(# Subtest:|ok|not ok)' "$out/kunit-dmesg.log" | sed 's/^/      /'
-count kunit "$kunit_pass" "$kunit_fail"
+count kunit "$kunit_pass" "$kunit_fail" "$kunit_start"
 
 # C tests through <linux/ktls.h> (cmocka).
 run_cmocka() {
-    local name=$1; shift
-    part_start=$SECONDS
+    local name=$1 t0=$SECONDS; shift
     "$@" > "$out/$name.log" 2>&1
     local rc=$? p f
     p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$out/$name.log"); p=${p:-0}
@@ -71,7 +70,7 @@ run_cmocka() {
     if [ "$rc" != 0 ] || [ "$p" = 0 ]; then
         sed 's/^/    | /' "$out/$name.log" | tail -n 40; [ "$f" = 0 ] && f=1
     fi
-    count "$name" "$p" "$f"
+    count "$name" "$p" "$f" "$t0"
 }
 if [ "$kunit_only" = 0 ]; then
     run_cmocka c_socket "$repo/build/tests/c/socket_test"
@@ -83,8 +82,7 @@ fi
 # Real handshakes (rustls, OpenSSL) handed to AF_KTLS, against OpenSSL and GnuTLS peers; and the
 # same matrix through mainline kTLS, which shows the harness and peers work independently of us.
 run_interop() {
-    local name=$1 backend=$2
-    part_start=$SECONDS
+    local name=$1 backend=$2 t0=$SECONDS
     "$repo/tests/interop/run.sh" "$backend" > "$out/$name.log" 2>&1
     local rc=$? p f
     p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out/$name.log"); p=${p:-0}
@@ -93,9 +91,9 @@ run_interop() {
     if [ "$rc" != 0 ] || [ "$p" = 0 ]; then
         tail -n 20 "$out/$name.log" | sed 's/^/    | /'; [ "$f" = 0 ] && f=1
     fi
-    count "$name" "$p" "$f"
+    count "$name" "$p" "$f" "$t0"
 }
-if [ "$interop" = 1 ] && [ "$kunit_only" = 0 ]; then
+if [ "$interop" = 1 ]; then
     run_interop interop_af_ktls af_ktls
     run_interop interop_ulp ulp
 fi
