@@ -5,8 +5,9 @@
 //!
 //! Headers describe protected records only, so their lengths must fit the protection's overhead
 //! and limits. Parsing checks enough bytes, the header kind (TLS or DTLS), and then, in mainline's
-//! order (`tls_rx_msg_size`): length over the limit, length below the overhead, version, and
-//! finally the content type, which mainline does not check.
+//! order (`tls_rx_msg_size`): length over the version's ciphertext limit, length that would
+//! decrypt to more than 2^14 bytes of plaintext, length below the overhead, version, and finally
+//! the content type, which mainline does not check.
 
 use super::{
     error::RecordError,
@@ -86,8 +87,11 @@ const fn check_fields(
         return Err(RecordError::BadVersion);
     }
     let length = length as usize;
-    if length > protection.max_payload_len() {
+    if length > protection.version().max_ciphertext_len() {
         return Err(RecordError::CiphertextTooLong);
+    }
+    if length > protection.max_payload_len() {
+        return Err(RecordError::PlaintextTooLong);
     }
     if length < protection.min_payload_len() {
         return Err(RecordError::LengthBelowOverhead);

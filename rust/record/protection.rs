@@ -291,10 +291,16 @@ impl RecordProtection {
         self.explicit_nonce_len() + self.tag_len() + self.inner_type_len()
     }
 
-    /// Returns the largest valid length field, the ciphertext limit of the version.
+    /// Returns the largest valid length field: 2^14 bytes of plaintext plus the overhead.
+    ///
+    /// A longer record would decrypt to more than 2^14 bytes (2^14 + 1 with the TLS 1.3 content
+    /// type and any padding), which every version forbids (RFC 5246 §6.2.3, RFC 6347 §4.1.2.1,
+    /// RFC 8446 §5.2 and §5.4). With a fixed-overhead AEAD the length field alone decides it, so
+    /// the record is rejected before it is decrypted, as mainline does. This is below every
+    /// version's ciphertext limit ([`ProtocolVersion::max_ciphertext_len`]).
     #[must_use]
     pub const fn max_payload_len(self) -> usize {
-        self.version.max_ciphertext_len()
+        MAX_PLAINTEXT_LEN + self.min_payload_len()
     }
 
     /// Returns the bytes a record adds to its plaintext: header, explicit nonce, tag, inner type.

@@ -707,8 +707,12 @@ pub fn overhead_constants_per_version_and_cipher() -> CaseResult {
             "overhead = header + minimum length"
         );
         ensure!(
-            protection.max_payload_len() == max,
+            protection.version().max_ciphertext_len() == max,
             "ciphertext limits 2^14 + 2048 (1.2) and 2^14 + 256 (1.3)"
+        );
+        ensure!(
+            protection.max_payload_len() == 16384 + min,
+            "the largest valid length: 2^14 bytes of plaintext plus the overhead"
         );
         ensure!(
             protection.nonce_scheme() == scheme,
@@ -779,7 +783,8 @@ pub fn decrypted_len_enforces_overhead_and_plaintext_limit() -> CaseResult {
 pub fn tls12_header_round_trips() -> CaseResult {
     for protection in [TLS12_AES128, TLS12_AES256, TLS12_CHACHA] {
         for content_type in ALL_CONTENT_TYPES {
-            for length in [24, 1000, 16408, 18432] {
+            // 16400: 2^14 bytes of plaintext with ChaCha20-Poly1305, the longest valid for all three.
+            for length in [24, 1000, 16400] {
                 let Ok(header) = TlsHeader::new(protection, content_type, length) else {
                     return Err(CaseFailure {
                         expectation: "valid TLS 1.2 header fields to be accepted",
@@ -808,7 +813,7 @@ pub fn tls12_header_round_trips() -> CaseResult {
 /// Checks TLS 1.3 headers: built from a plaintext with the outer type 23, and parsed back.
 pub fn tls13_header_round_trips() -> CaseResult {
     for protection in [TLS13_AES128, TLS13_AES256, TLS13_CHACHA] {
-        for length in [17, 1000, 16401, 16640] {
+        for length in [17, 1000, 16401] {
             let Ok(header) = TlsHeader::new(protection, ContentType::ApplicationData, length)
             else {
                 return Err(CaseFailure {
@@ -976,46 +981,87 @@ pub fn header_kind_must_match_protocol() -> CaseResult {
     Ok(())
 }
 
-/// Checks the ciphertext limits: 2^14 + 2048 for TLS/DTLS 1.2, 2^14 + 256 for TLS 1.3.
+/// Checks the length limits of received headers, at the exact boundaries: 2^14 bytes of plaintext
+/// plus the overhead is the longest record (`PlaintextTooLong` one byte above it), and past the
+/// version's ciphertext limit (2^14 + 2048 for TLS/DTLS 1.2, 2^14 + 256 for TLS 1.3) the length
+/// is `CiphertextTooLong`. Both are `EMSGSIZE`.
 pub fn header_length_limits_per_version() -> CaseResult {
+    for protection in [
+        TLS12_AES128,
+        TLS12_AES256,
+        TLS12_CHACHA,
+        TLS13_AES128,
+        TLS13_CHACHA,
+    ] {
+        let longest = 16384 + protection.min_payload_len() as u16;
+        ensure!(
+            TlsHeader::parse(protection, &tls_bytes(23, 0x0303, longest)).is_ok(),
+            "a record of 2^14 bytes of plaintext (1.3: and its content type) to be accepted"
+        );
+        ensure!(
+            TlsHeader::parse(protection, &tls_bytes(23, 0x0303, longest + 1))
+                == Err(RecordError::PlaintextTooLong),
+            "a record of 2^14 + 1 bytes of plaintext (1.3: or one byte of padding) to be too long"
+        );
+    }
     for protection in [TLS12_AES128, TLS12_CHACHA] {
         ensure!(
-            TlsHeader::parse(protection, &tls_bytes(23, 0x0303, 18432)).is_ok(),
-            "a TLS 1.2 length of 2^14 + 2048 to be accepted"
+            TlsHeader::parse(protection, &tls_bytes(23, 0x0303, 18432))
+                == Err(RecordError::PlaintextTooLong),
+            "a TLS 1.2 length of 2^14 + 2048 to carry too much plaintext"
         );
         ensure!(
             TlsHeader::parse(protection, &tls_bytes(23, 0x0303, 18433))
                 == Err(RecordError::CiphertextTooLong),
-            "a TLS 1.2 length of 2^14 + 2049 to be too long"
+            "a TLS 1.2 length of 2^14 + 2049 to be over the ciphertext limit"
         );
     }
+    // TLS 1.3: 2^14 bytes of content with 100 bytes of padding is 2^14 + 101 bytes inside.
     ensure!(
-        TlsHeader::parse(TLS13_AES256, &tls_bytes(23, 0x0303, 16640)).is_ok(),
-        "a TLS 1.3 length of 2^14 + 256 to be accepted"
+        TlsHeader::parse(TLS13_AES256, &tls_bytes(23, 0x0303, 16384 + 1 + 100 + 16))
+            == Err(RecordError::PlaintextTooLong),
+        "TLS 1.3 content of 2^14 bytes plus padding to be too long"
+    );
+    ensure!(
+        TlsHeader::parse(TLS13_AES256, &tls_bytes(23, 0x0303, 16640))
+            == Err(RecordError::PlaintextTooLong),
+        "a TLS 1.3 length of 2^14 + 256 to carry too much plaintext"
     );
     ensure!(
         TlsHeader::parse(TLS13_AES256, &tls_bytes(23, 0x0303, 16641))
             == Err(RecordError::CiphertextTooLong),
-        "a TLS 1.3 length of 2^14 + 257 to be too long"
+        "a TLS 1.3 length of 2^14 + 257 to be over the ciphertext limit"
     );
     ensure!(
         TlsHeader::parse(TLS13_CHACHA, &tls_bytes(23, 0x0303, 0xffff))
             == Err(RecordError::CiphertextTooLong),
         "the largest length field to be too long"
     );
-    ensure!(
-        DtlsHeader::parse(DTLS12_AES128, &dtls_bytes(23, 0xfefd, 1, 18432)).is_ok(),
-        "a DTLS 1.2 length of 2^14 + 2048 to be accepted"
-    );
+    for (protection, longest) in [(DTLS12_AES128, 16408), (DTLS12_CHACHA, 16400)] {
+        ensure!(
+            DtlsHeader::parse(protection, &dtls_bytes(23, 0xfefd, 1, longest)).is_ok(),
+            "a DTLS 1.2 record of 2^14 bytes of plaintext to be accepted"
+        );
+        ensure!(
+            DtlsHeader::parse(protection, &dtls_bytes(23, 0xfefd, 1, longest + 1))
+                == Err(RecordError::PlaintextTooLong),
+            "a DTLS 1.2 record of 2^14 + 1 bytes of plaintext to be too long"
+        );
+    }
     ensure!(
         DtlsHeader::parse(DTLS12_AES128, &dtls_bytes(23, 0xfefd, 1, 18433))
             == Err(RecordError::CiphertextTooLong),
-        "a DTLS 1.2 length of 2^14 + 2049 to be too long"
+        "a DTLS 1.2 length of 2^14 + 2049 to be over the ciphertext limit"
     );
     ensure!(
         TlsHeader::new(TLS13_AES128, ContentType::ApplicationData, 16641)
             == Err(RecordError::CiphertextTooLong),
         "a TLS 1.3 header over the limit not to be built"
+    );
+    ensure!(
+        TlsHeader::new(TLS13_AES128, ContentType::ApplicationData, 16402)
+            == Err(RecordError::PlaintextTooLong),
+        "a TLS 1.3 header for too much plaintext not to be built"
     );
     Ok(())
 }

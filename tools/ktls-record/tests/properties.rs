@@ -301,14 +301,16 @@ fn length_field() -> impl Strategy<Value = u16> {
     prop_oneof![
         0u16..20000,
         prop::sample::select(vec![
-            0, 15, 16, 17, 23, 24, 16384, 16640, 16641, 18432, 18433
+            0, 15, 16, 17, 23, 24, 16384, 16400, 16401, 16402, 16408, 16409, 16640, 16641, 18432,
+            18433
         ]),
         any::<u16>(),
     ]
 }
 
 /// The rejection a header with these fields must get, from the rules written out plainly:
-/// length over the limit, length below the overhead, version, content type (mainline's order).
+/// length over the version's ciphertext limit, length that leaves more than 2^14 bytes of
+/// plaintext, length below the overhead, version, content type (mainline's order).
 fn expected_verdict(
     protection: RecordProtection,
     wire_type: u8,
@@ -326,6 +328,8 @@ fn expected_verdict(
     };
     if usize::from(length) > max {
         Err(RecordError::CiphertextTooLong)
+    } else if usize::from(length) > 16384 + min {
+        Err(RecordError::PlaintextTooLong)
     } else if usize::from(length) < min {
         Err(RecordError::LengthBelowOverhead)
     } else if version != wire_version {
