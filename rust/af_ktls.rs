@@ -31,14 +31,16 @@ module! {
     authors: ["af_ktls developers"],
     description: "AF_KTLS: TLS and DTLS record sockets",
     license: "GPL",
-    // Autoloading by `socket(12, ...)` follows the default family only.
+    // Autoloading by `socket(12, ...)` follows the default family only. The `family` parameter
+    // is declared on the C side (`rust/ktls_shim.c`), where it can be readable in sysfs.
     alias: ["net-pf-12"],
-    params: {
-        family: i32 {
-            default: 12,
-            description: "Address family to register (default 12, the removed AF_DECnet)",
-        },
-    },
+}
+
+/// The address family this module registers: the `family` module parameter (default
+/// `AF_KTLS`), readable by applications in `/sys/module/af_ktls/parameters/family`.
+pub(crate) fn family() -> i32 {
+    // SAFETY: Reads an `int` that only the module loader writes, before `init` runs.
+    unsafe { shim::ktls_shim_family() }
 }
 
 /// The loaded module: owns the registration of the address family.
@@ -48,7 +50,7 @@ struct AfKtls {
 
 impl kernel::Module for AfKtls {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let number = module_parameters::family.value();
+        let number = family();
         let registration = family::Registration::new(number).inspect_err(|err| {
             pr_err!(
                 "cannot register address family {number}: error {}\n",

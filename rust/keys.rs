@@ -70,8 +70,8 @@ pub(crate) struct DirectionKeys {
 impl DirectionKeys {
     /// Parses a `struct ktls_crypto_info_*` for a socket bound with `protection`.
     ///
-    /// Fails with `EINVAL` when the length is not exactly the cipher's structure size or the
-    /// version or cipher differ from the bind address.
+    /// Fails with `EINVAL` when the length is not exactly the cipher's structure size, and with
+    /// `EPROTO` when the version or cipher differ from the bind address.
     pub(crate) fn parse(protection: RecordProtection, bytes: &[u8]) -> Result<Self> {
         let cipher = protection.cipher();
         if bytes.len() != cipher.uapi_crypto_info_len() {
@@ -81,7 +81,7 @@ impl DirectionKeys {
         let version = u16::from_ne_bytes([header[0], header[1]]);
         let cipher_type = u16::from_ne_bytes([header[2], header[3]]);
         if version != protection.version().uapi() || cipher_type != cipher.uapi() {
-            return Err(EINVAL);
+            return Err(EPROTO);
         }
         let mut raw = [0u8; MAX_CRYPTO_INFO_LEN];
         raw.get_mut(..bytes.len()).ok_or(EINVAL)?.copy_from_slice(bytes);

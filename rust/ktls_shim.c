@@ -12,6 +12,21 @@
 #include <net/tcp.h>
 #include <net/tcp_states.h>
 #include "ktls_shim.h"
+#include "../include/uapi/linux/ktls.h"
+
+/*
+ * The address family to register. A parameter of the C side because the Rust module! macro keeps
+ * its parameters out of sysfs: applications read the number in use from
+ * /sys/module/af_ktls/parameters/family.
+ */
+static int family = AF_KTLS;
+module_param(family, int, 0444);
+MODULE_PARM_DESC(family, "Address family to register (default 12, the removed AF_DECnet)");
+
+int ktls_shim_family(void)
+{
+	return family;
+}
 
 /* An AF_KTLS `struct sock`: the generic socket plus the pointer to its Rust state. */
 struct ktls_sock {

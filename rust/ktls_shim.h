@@ -13,6 +13,9 @@
 #include <linux/sockptr.h>
 #include <net/sock.h>
 
+/* The `family` module parameter: the address family to register. */
+int ktls_shim_family(void);
+
 /* Registers and unregisters af_ktls's `struct proto` (the allocator of its `struct sock`). */
 int ktls_shim_proto_register(void);
 void ktls_shim_proto_unregister(void);

@@ -147,7 +147,7 @@ impl KtlsSocket {
         let family = i32::from(field(0));
         let (cipher, version, reserved) = (field(2), field(4), field(6));
         let fd = i32::from_ne_bytes([address[8], address[9], address[10], address[11]]);
-        if family != crate::module_parameters::family.value() {
+        if family != crate::family() {
             return Err(EAFNOSUPPORT);
         }
         if reserved != 0 {
@@ -333,7 +333,7 @@ pub(crate) unsafe extern "C" fn create(
         let sock = unsafe { &mut *sock };
         let kind = SocketKind::from_socket_args(i32::from(sock.type_), protocol)?;
         let state = KBox::pin_init(KtlsSocket::new(kind), GFP_KERNEL)?.into_foreign();
-        let family = crate::module_parameters::family.value();
+        let family = crate::family();
         // SAFETY: `net` and `sock` are valid (see above); `state` is handed to the new sock.
         let sk = unsafe { shim::ktls_shim_sk_alloc(net, sock, family, kern, state) };
         if sk.is_null() {

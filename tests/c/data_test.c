@@ -344,12 +344,17 @@ static void option_errors_and_readback(void **state)
 	errno = 0;
 	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info) + 1), -1);
 	assert_int_equal(errno, EINVAL);
-	/* Version or cipher other than bound. */
+	/* Version or cipher other than bound: EPROTO, told apart from a wrong length. */
 	info.info.version = KTLS_VERSION_TLS_1_3;
 	errno = 0;
 	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_TX, &info, sizeof(info)), -1);
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(errno, EPROTO);
 	info.info.version = KTLS_VERSION_TLS_1_2;
+	info.info.cipher_type = KTLS_CIPHER_AES_GCM_256;
+	errno = 0;
+	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_RX, &info, sizeof(info)), -1);
+	assert_int_equal(errno, EPROTO);
+	info.info.cipher_type = KTLS_CIPHER_AES_GCM_128;
 	/* Unknown option and level. */
 	errno = 0;
 	assert_int_equal(setsockopt(s, SOL_KTLS, 99, &info, sizeof(info)), -1);

@@ -45,6 +45,7 @@ dmesg -C
 kunit_start=$SECONDS
 check insmod insmod "$repo/af_ktls.ko"
 check family_registered grep -q "af_ktls: registered AF_KTLS as address family 12" <(dmesg)
+check family_in_sysfs bash -c '[ "$(cat /sys/module/af_ktls/parameters/family)" = 12 ]'
 
 # KUnit: the module's suites ran during insmod; kunit.py parses the KTAP in the log.
 dmesg --notime > "$out/kunit-dmesg.log"
@@ -102,6 +103,8 @@ check rmmod rmmod af_ktls
 if [ "$kunit_only" = 0 ]; then
     run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
     check reload_cycles bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' && rmmod af_ktls || exit 1; done"
+    check family_parameter_moves_the_family bash -c "insmod '$repo/af_ktls.ko' family=41 &&
+        [ \"\$(cat /sys/module/af_ktls/parameters/family)\" = 41 ] && rmmod af_ktls"
     check family_parameter_rejects_out_of_range bash -c "! insmod '$repo/af_ktls.ko' family=46 && ! insmod '$repo/af_ktls.ko' family=0"
     check family_parameter_rejects_taken_number bash -c "! insmod '$repo/af_ktls.ko' family=2"
 fi
