@@ -7,7 +7,10 @@
 //! and decrypts the records. The C ABI is `include/uapi/linux/ktls.h`; the design is described
 //! in `Documentation/design.md`.
 
-use kernel::prelude::*;
+use kernel::{
+    error::to_result,
+    prelude::*, //
+};
 
 mod bound;
 mod c_table;
@@ -17,6 +20,7 @@ mod family;
 mod keys;
 #[cfg(ktls_kunit)]
 mod kunit;
+mod queue;
 pub mod record;
 mod rx;
 mod shim;
@@ -43,14 +47,21 @@ pub(crate) fn family() -> i32 {
     unsafe { shim::ktls_shim_family() }
 }
 
-/// The loaded module: owns the registration of the address family.
+/// The loaded module: owns the registration of the address family and the workqueue.
+///
+/// Fields drop in order: the family first (no new socket; existing ones pin the module), then
+/// the workqueue, whose destruction waits for work that sockets queued before they closed.
 struct AfKtls {
     _family: family::Registration,
+    _queue: queue::ModuleQueue,
 }
 
 impl kernel::Module for AfKtls {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let number = family();
+        // SAFETY: No preconditions; module initialisation runs once.
+        to_result(unsafe { shim::ktls_shim_learn_inet_ops() })?;
+        let queue = queue::ModuleQueue::new()?;
         let registration = family::Registration::new(number).inspect_err(|err| {
             pr_err!(
                 "cannot register address family {number}: error {}\n",
@@ -60,6 +71,7 @@ impl kernel::Module for AfKtls {
         pr_info!("registered AF_KTLS as address family {number}\n");
         Ok(Self {
             _family: registration,
+            _queue: queue,
         })
     }
 }

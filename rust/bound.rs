@@ -7,7 +7,11 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     error::to_result,
-    prelude::*, //
+    prelude::*,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    }, //
 };
 
 use crate::{
@@ -15,60 +19,90 @@ use crate::{
     socket::SocketKind, //
 };
 
-/// `IPPROTO_TCP` and `IPPROTO_UDP`.
-const IPPROTO_TCP: i32 = bindings::IPPROTO_TCP as i32;
-const IPPROTO_UDP: i32 = bindings::IPPROTO_UDP as i32;
-
-/// A reference to the connected socket behind a file descriptor given to `bind`.
+/// A connected TCP or UDP socket behind a file descriptor given to `bind`, claimed by one
+/// `AF_KTLS` socket.
 ///
 /// # Invariants
 ///
 /// `sock` is a live socket whose file reference this value owns (from `sockfd_lookup`); it is
-/// released on drop.
+/// released on drop. It is a TCP (`kind` is `SocketKind::Stream`) or UDP socket of an inet
+/// family, as the claim checked: its `struct sock` is a `tcp_sock` or `udp_sock`, which no later
+/// change of the socket alters. While `claimed`, its `sk_user_data` marks it as AF_KTLS's.
 pub(crate) struct BoundSocket {
     sock: NonNull<bindings::socket>,
+    kind: SocketKind,
+    claimed: Atomic<bool>,
 }
 
 // SAFETY: The file reference may be dropped from any task, and the socket calls used here
-// (`kernel_sendmsg`, `kernel_recvmsg`, poll) take the socket's own locks.
+// (`kernel_sendmsg`, `kernel_recvmsg`, poll, waits) take the socket's own locks.
 unsafe impl Send for BoundSocket {}
 
 // SAFETY: See `Send`: every operation through `&self` is one the socket layer serialises itself.
 unsafe impl Sync for BoundSocket {}
 
 impl BoundSocket {
-    /// Looks up `fd` and checks that it is a connected socket `kind` can carry records on.
+    /// Looks up `fd` and claims it if it is a connected socket `kind` can carry records on.
     ///
-    /// Errors: `EBADF` (not a file descriptor), `ENOTSOCK` (not a socket), `EPROTOTYPE` (not TCP
-    /// for `SOCK_STREAM`, not UDP for `SOCK_DGRAM`, or not IPv4/IPv6), `ENOTCONN` (not connected).
+    /// Errors: `EBADF` (not a file descriptor), `ENOTSOCK` (not a socket), `EPROTOTYPE` (not a
+    /// TCP socket for `SOCK_STREAM`, not a UDP socket for `SOCK_DGRAM`, not IPv4/IPv6),
+    /// `ENOTCONN` (not connected), `EEXIST` (another `AF_KTLS` socket or a TCP upper layer such
+    /// as mainline kTLS has it), `EBUSY` (another kernel user, e.g. a sockmap, has it).
     pub(crate) fn lookup(fd: i32, kind: SocketKind) -> Result<Self> {
         let mut err = 0;
         // SAFETY: `err` is a valid place for the error code.
         let sock = NonNull::new(unsafe { shim::ktls_shim_sock_lookup(fd, &mut err) })
             .ok_or_else(|| Error::from_errno(err))?;
-        // INVARIANT: `sockfd_lookup` succeeded, so this owns one file reference; every early
-        // return below drops it again.
-        let bound = Self { sock };
-        let wanted = match kind {
-            SocketKind::Stream => IPPROTO_TCP,
-            SocketKind::Datagram => IPPROTO_UDP,
-        };
-        // SAFETY: By the type invariant `sock` is live.
-        let (protocol, family) = unsafe {
-            (
-                shim::ktls_shim_sock_protocol(bound.sock.as_ptr()),
-                shim::ktls_shim_sock_family(bound.sock.as_ptr()),
-            )
-        };
-        let inet = family == bindings::AF_INET as i32 || family == bindings::AF_INET6 as i32;
-        if protocol != wanted || !inet {
-            return Err(EPROTOTYPE);
+        // SAFETY: `sock` is live: `sockfd_lookup` succeeded.
+        let claimed =
+            unsafe { shim::ktls_shim_bound_claim(sock.as_ptr(), kind == SocketKind::Stream) };
+        if let Err(err) = to_result(claimed) {
+            // SAFETY: The reference taken by `sockfd_lookup` above, dropped once.
+            unsafe { shim::ktls_shim_sock_put(sock.as_ptr()) };
+            return Err(err);
         }
-        // SAFETY: By the type invariant `sock` is live.
-        if !unsafe { shim::ktls_shim_sock_is_connected(bound.sock.as_ptr()) } {
-            return Err(ENOTCONN);
+        // INVARIANT: `sockfd_lookup` succeeded, so this owns one file reference, and the claim
+        // checked the kind and marked the socket.
+        Ok(Self {
+            sock,
+            kind,
+            claimed: Atomic::new(true),
+        })
+    }
+
+    /// Gives the socket back: `AF_KTLS` no longer holds it (another `AF_KTLS` socket or a sockmap
+    /// may take it). Idempotent.
+    pub(crate) fn unclaim(&self) {
+        if self.claimed.xchg(false, Relaxed) {
+            // SAFETY: By the type invariant `sock` is live; it was claimed by this value.
+            unsafe { shim::ktls_shim_bound_unclaim(self.sock.as_ptr()) };
         }
-        Ok(bound)
+    }
+
+    /// Adds `entry` to the socket's wait queue with `func` as its wake function, which is then
+    /// called with the poll mask of every wake-up of the socket.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is valid and not on any wait queue, and stays valid until [`Self::unwatch`]
+    /// removed it; `func` may be called in atomic context until then.
+    pub(crate) unsafe fn watch(
+        &self,
+        entry: *mut bindings::wait_queue_entry,
+        func: bindings::wait_queue_func_t,
+    ) {
+        // SAFETY: By the type invariant `sock` is live; the caller vouches for `entry`.
+        unsafe { shim::ktls_shim_bound_watch(self.sock.as_ptr(), entry, func) };
+    }
+
+    /// Removes `entry` from the socket's wait queue; its wake function is not called afterwards.
+    ///
+    /// # Safety
+    ///
+    /// `entry` was added by [`Self::watch`] on this socket and not removed since.
+    pub(crate) unsafe fn unwatch(&self, entry: *mut bindings::wait_queue_entry) {
+        // SAFETY: By the type invariant `sock` is live; the caller vouches for `entry`.
+        unsafe { shim::ktls_shim_bound_unwatch(self.sock.as_ptr(), entry) };
     }
 
     /// Sends `bytes` with `kernel_sendmsg` and the given `MSG_*` flags; returns how many were
@@ -110,26 +144,44 @@ impl BoundSocket {
         Ok((usize::try_from(received).map_err(|_| EINVAL)?, truncated))
     }
 
-    /// Waits until the socket is readable (data, error or end of stream), for at most `timeout`
-    /// jiffies, which it decreases by the time waited. `EAGAIN` when the time runs out; the
-    /// errno of a pending signal.
-    pub(crate) fn wait_readable(&self, timeout: &mut c_long) -> Result {
+    /// Waits until a reader (`for_write` false) or a writer of the socket could make progress,
+    /// for at most `timeout` jiffies, which it decreases by the time waited. With `sleep_first`
+    /// it waits for the next wake-up before looking. `EAGAIN` when the time runs out; the errno
+    /// of a pending signal. Takes no lock of the `AF_KTLS` socket: callers release theirs first.
+    pub(crate) fn wait(&self, timeout: &mut c_long, for_write: bool, sleep_first: bool) -> Result {
         // SAFETY: By the type invariant `sock` is live; `timeout` is a valid place.
-        to_result(unsafe { shim::ktls_shim_wait_readable(self.sock.as_ptr(), timeout) })
+        to_result(unsafe {
+            shim::ktls_shim_bound_wait(self.sock.as_ptr(), timeout, for_write, sleep_first)
+        })
     }
 
-    /// Bytes queued for reading on a TCP socket.
+    /// Whether an error (`sk_err`: a reset, an ICMP error) waits to be returned by the next call.
+    pub(crate) fn error_pending(&self) -> bool {
+        // SAFETY: By the type invariant `sock` is live.
+        unsafe { shim::ktls_shim_bound_error_pending(self.sock.as_ptr()) }
+    }
+
+    /// Whether the socket's input ended: `shutdown(SHUT_RD)`, a FIN or a reset.
+    pub(crate) fn input_ended(&self) -> bool {
+        // SAFETY: By the type invariant `sock` is live.
+        unsafe { shim::ktls_shim_bound_input_ended(self.sock.as_ptr()) }
+    }
+
+    /// Bytes queued for reading on a TCP socket; 0 for UDP.
     pub(crate) fn tcp_queued(&self) -> usize {
-        // SAFETY: By the type invariant `sock` is live, and TCP for a stream `AF_KTLS` socket.
+        if self.kind != SocketKind::Stream {
+            return 0;
+        }
+        // SAFETY: By the type invariant `sock` is live, and of a stream kind it is TCP.
         let queued = unsafe { shim::ktls_shim_tcp_inq(self.sock.as_ptr()) };
         usize::try_from(queued).unwrap_or(0)
     }
 
-    /// The bound socket's poll mask; registers `wait` on its wait queue.
+    /// The socket's poll mask; registers `wait` on its wait queue.
     ///
     /// # Safety
     ///
-    /// `wait` is the poll table the socket core passed to the `AF_KTLS` socket's poll.
+    /// `wait` is null or the poll table the socket core passed to the `AF_KTLS` socket's poll.
     pub(crate) unsafe fn poll(&self, wait: *mut bindings::poll_table_struct) -> u32 {
         // SAFETY: By the type invariant `sock` is live; the caller vouches for `wait`.
         unsafe { shim::ktls_shim_sock_poll(self.sock.as_ptr(), wait) }
@@ -138,8 +190,8 @@ impl BoundSocket {
 
 impl Drop for BoundSocket {
     fn drop(&mut self) {
+        self.unclaim();
         // SAFETY: By the type invariant this owns one file reference, dropped once here.
         unsafe { shim::ktls_shim_sock_put(self.sock.as_ptr()) };
     }
 }
-

@@ -103,6 +103,23 @@ impl RecordCipher {
         self.protection
     }
 
+    /// The explicit nonce record `number` carries when sealed by this cipher (TLS/DTLS 1.2
+    /// AES-GCM); `None` for ciphers without one.
+    pub(crate) fn explicit_nonce(
+        &self,
+        number: RecordNumber,
+    ) -> Option<[u8; GCM_EXPLICIT_NONCE_LEN]> {
+        match (self.protection.nonce_scheme(), number) {
+            (NonceScheme::SaltAndExplicit, RecordNumber::Tls(seq)) => {
+                Some(tls12_explicit_nonce(&self.nonce_base.explicit_base, seq))
+            }
+            (NonceScheme::SaltAndExplicit, RecordNumber::Dtls(rn)) => {
+                Some(dtls12_explicit_nonce(rn))
+            }
+            (NonceScheme::IvXorSequence, _) => None,
+        }
+    }
+
     /// Where the plaintext of a record starts: after the header and any explicit nonce.
     pub(crate) fn body_offset(&self) -> usize {
         self.protection.header_len() + self.protection.explicit_nonce_len()
@@ -167,9 +184,15 @@ impl RecordCipher {
             }
         }
         let tag_len = self.aead.tag_len();
-        let payload_len = u16::try_from(body - header_len + sealed_len + tag_len)
-            .map_err(|_| EMSGSIZE)?;
-        scratch.set_aad(protection, number, content_type, plaintext_len16, payload_len);
+        let payload_len =
+            u16::try_from(body - header_len + sealed_len + tag_len).map_err(|_| EMSGSIZE)?;
+        scratch.set_aad(
+            protection,
+            number,
+            content_type,
+            plaintext_len16,
+            payload_len,
+        );
         let end = body + sealed_len + tag_len;
         let data = record.get_mut(body..end).ok_or(EINVAL)?;
         self.aead.seal(
@@ -198,10 +221,7 @@ impl RecordCipher {
             .checked_sub(header_len)
             .and_then(|len| u16::try_from(len).ok())
             .ok_or(EBADMSG)?;
-        let sealed_len = record
-            .len()
-            .checked_sub(body + tag_len)
-            .ok_or(EBADMSG)?;
+        let sealed_len = record.len().checked_sub(body + tag_len).ok_or(EBADMSG)?;
         let scratch = &mut *self.scratch;
         scratch.nonce = match (protection.nonce_scheme(), number) {
             (NonceScheme::SaltAndExplicit, _) => {
@@ -296,6 +316,24 @@ impl Sequence {
         } else {
             Self::Tls(TlsSequence::from_rec_seq(rec_seq))
         }
+    }
+
+    /// The number of the next record without using it, or `None` once the numbers are used up.
+    pub(crate) fn peek(&self) -> Option<RecordNumber> {
+        match self {
+            Self::Tls(seq) => seq.peek().map(RecordNumber::Tls),
+            Self::Dtls(seq) => seq.peek().map(RecordNumber::Dtls),
+        }
+    }
+
+    /// The `rec_seq` of the next record (DTLS: epoch and sequence number); all ones once the
+    /// numbers are used up.
+    pub(crate) fn next_rec_seq(&self) -> [u8; 8] {
+        match self {
+            Self::Tls(seq) => seq.peek().map(u64::to_be_bytes),
+            Self::Dtls(seq) => seq.peek().map(DtlsRecordNumber::to_be_bytes),
+        }
+        .unwrap_or([0xff; 8])
     }
 
     /// The number of the next record; `EBADMSG` once the numbers are used up.

@@ -84,7 +84,9 @@ impl DirectionKeys {
             return Err(EPROTO);
         }
         let mut raw = [0u8; MAX_CRYPTO_INFO_LEN];
-        raw.get_mut(..bytes.len()).ok_or(EINVAL)?.copy_from_slice(bytes);
+        raw.get_mut(..bytes.len())
+            .ok_or(EINVAL)?
+            .copy_from_slice(bytes);
         Ok(Self {
             raw,
             raw_len: bytes.len(),
@@ -128,9 +130,31 @@ impl DirectionKeys {
         Self::parse(protection, raw.get(..len).ok_or(EINVAL)?)
     }
 
-    /// The structure as userspace set it.
-    pub(crate) fn as_uapi(&self) -> &[u8] {
-        self.raw.get(..self.raw_len).unwrap_or(&[])
+    /// Writes the structure as userspace set it into `out`, with the current `rec_seq` (the
+    /// number of the next record) and, if given, the TLS 1.2 AES-GCM `iv` (the next explicit
+    /// nonce), as mainline's `getsockopt` reports them. Returns its length; `EINVAL` if `out`
+    /// is too short.
+    pub(crate) fn write_current(
+        &self,
+        out: &mut [u8],
+        rec_seq: [u8; 8],
+        iv: Option<[u8; GCM_EXPLICIT_NONCE_LEN]>,
+    ) -> Result<usize> {
+        let layout = Layout::of(self.cipher);
+        let out = out.get_mut(..self.raw_len).ok_or(EINVAL)?;
+        out.copy_from_slice(self.raw.get(..self.raw_len).ok_or(EINVAL)?);
+        let mut put = |offset: usize, bytes: &[u8]| -> Result {
+            out.get_mut(offset..)
+                .and_then(|rest| rest.get_mut(..bytes.len()))
+                .ok_or(EINVAL)?
+                .copy_from_slice(bytes);
+            Ok(())
+        };
+        put(layout.rec_seq, &rec_seq)?;
+        if let Some(iv) = iv {
+            put(layout.iv, &iv)?;
+        }
+        Ok(self.raw_len)
     }
 
     /// The AEAD key.

@@ -11,6 +11,8 @@
 #include <linux/sched/signal.h>
 #include <net/tcp.h>
 #include <net/tcp_states.h>
+#include <linux/udp.h>
+#include <linux/workqueue.h>
 #include "ktls_shim.h"
 #include "../include/uapi/linux/ktls.h"
 
@@ -40,6 +42,43 @@ static struct proto ktls_proto = {
 	.obj_size = sizeof(struct ktls_sock),
 };
 
+/*
+ * The proto_ops and struct proto of a fresh TCP and UDP socket, per inet family:
+ * [0] AF_INET, [1] AF_INET6; [0] TCP, [1] UDP. Not every one is exported to modules
+ * (inet6_dgram_ops, udpv6_prot are not), so they are learnt from sockets made for the purpose.
+ */
+struct ktls_inet_ops {
+	const struct proto_ops *ops;
+	const struct proto *prot;
+};
+
+static struct ktls_inet_ops ktls_inet_ops[2][2];
+
+int ktls_shim_learn_inet_ops(void)
+{
+	static const int families[2] = { AF_INET, AF_INET6 };
+	int f, udp;
+
+	for (f = 0; f < 2; f++) {
+		for (udp = 0; udp < 2; udp++) {
+			struct socket *sock;
+			int err = sock_create_kern(&init_net, families[f],
+						   udp ? SOCK_DGRAM : SOCK_STREAM,
+						   udp ? IPPROTO_UDP : IPPROTO_TCP, &sock);
+
+			/* IPv6 may be disabled at boot: then no socket of it can be bound. */
+			if (err == -EAFNOSUPPORT && families[f] == AF_INET6)
+				continue;
+			if (err)
+				return err;
+			ktls_inet_ops[f][udp].ops = sock->ops;
+			ktls_inet_ops[f][udp].prot = READ_ONCE(sock->sk->sk_prot);
+			sock_release(sock);
+		}
+	}
+	return 0;
+}
+
 int ktls_shim_proto_register(void)
 {
 	return proto_register(&ktls_proto, 1);
@@ -50,16 +89,20 @@ void ktls_shim_proto_unregister(void)
 	proto_unregister(&ktls_proto);
 }
 
-struct sock *ktls_shim_sk_alloc(struct net *net, struct socket *sock, int family, int kern,
-				void *ctx)
+struct sock *ktls_shim_sk_alloc(struct net *net, struct socket *sock, int family, int kern)
 {
 	struct sock *sk = sk_alloc(net, family, GFP_KERNEL, &ktls_proto, kern);
 
 	if (!sk)
 		return NULL;
 	sock_init_data(sock, sk);
-	container_of(sk, struct ktls_sock, sk)->ctx = ctx;
+	container_of(sk, struct ktls_sock, sk)->ctx = NULL;
 	return sk;
+}
+
+void ktls_shim_sk_set_ctx(struct sock *sk, void *ctx)
+{
+	container_of(sk, struct ktls_sock, sk)->ctx = ctx;
 }
 
 void *ktls_shim_sk_ctx(struct sock *sk)
@@ -67,14 +110,55 @@ void *ktls_shim_sk_ctx(struct sock *sk)
 	return container_of(sk, struct ktls_sock, sk)->ctx;
 }
 
+void *ktls_shim_sk_take_ctx(struct sock *sk)
+{
+	return xchg(&container_of(sk, struct ktls_sock, sk)->ctx, NULL);
+}
+
+void ktls_shim_sk_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
+void ktls_shim_sk_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
 void ktls_shim_sk_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 
-	container_of(sk, struct ktls_sock, sk)->ctx = NULL;
 	sock_orphan(sk);
 	sock->sk = NULL;
 	sock_put(sk);
+}
+
+void ktls_shim_sk_wake(struct sock *sk, __poll_t mask)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	rcu_read_unlock();
+}
+
+void ktls_shim_sock_poll_wait(struct file *file, struct socket *sock,
+			      struct poll_table_struct *wait)
+{
+	sock_poll_wait(file, sock, wait);
+}
+
+long ktls_shim_rcvtimeo(struct socket *sock, bool nonblock)
+{
+	return sock_rcvtimeo(sock->sk, nonblock);
+}
+
+long ktls_shim_sndtimeo(struct socket *sock, bool nonblock)
+{
+	return sock_sndtimeo(sock->sk, nonblock);
 }
 
 struct socket *ktls_shim_sock_lookup(int fd, int *err)
@@ -87,20 +171,93 @@ void ktls_shim_sock_put(struct socket *sock)
 	sockfd_put(sock);
 }
 
-int ktls_shim_sock_protocol(const struct socket *sock)
+/*
+ * What sk_user_data of a claimed socket points at: nothing reads it, it only tells AF_KTLS's
+ * claim from others'. Aligned so that the SK_USER_DATA_* flag bits stay clear.
+ */
+static long ktls_bound_marker __aligned(8);
+
+static void *ktls_user_data(struct sock *sk)
 {
-	return sock->sk ? sock->sk->sk_protocol : -1;
+	uintptr_t data = (uintptr_t)rcu_dereference_protected(__sk_user_data(sk),
+				lockdep_is_held(&sk->sk_callback_lock));
+
+	return (void *)(data & SK_USER_DATA_PTRMASK);
 }
 
-int ktls_shim_sock_family(const struct socket *sock)
+int ktls_shim_bound_claim(struct socket *sock, bool stream)
 {
-	return sock->sk ? sock->sk->sk_family : -1;
+	struct sock *sk = sock->sk;
+	const struct ktls_inet_ops *want;
+	int err = 0;
+
+	if (!sk)
+		return -EPROTOTYPE;
+	lock_sock(sk);
+	/* Every struct sock has these; the kind decides what the rest of it is. */
+	if ((sk->sk_family != AF_INET && sk->sk_family != AF_INET6) ||
+	    sk->sk_type != (stream ? SOCK_STREAM : SOCK_DGRAM) ||
+	    sk->sk_protocol != (stream ? IPPROTO_TCP : IPPROTO_UDP)) {
+		err = -EPROTOTYPE;
+		goto out;
+	}
+	/* An inet TCP socket, so inet_connection_sock fields are there to read. */
+	if (stream && inet_csk_has_ulp(sk)) {
+		err = -EEXIST;
+		goto out;
+	}
+	want = &ktls_inet_ops[sk->sk_family == AF_INET6][!stream];
+	if (READ_ONCE(sock->ops) != want->ops || READ_ONCE(sk->sk_prot) != want->prot) {
+		/* Numbers of TCP/UDP but other operations: sockmap or another layer has it. */
+		err = -EBUSY;
+		goto out;
+	}
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	if (!stream && READ_ONCE(udp_sk(sk)->encap_type)) {
+		err = -EBUSY;
+		goto out;
+	}
+	write_lock_bh(&sk->sk_callback_lock);
+	if (!ktls_user_data(sk))
+		__rcu_assign_sk_user_data_with_flags(sk, &ktls_bound_marker, SK_USER_DATA_NOCOPY);
+	else if (ktls_user_data(sk) == &ktls_bound_marker)
+		err = -EEXIST;
+	else
+		err = -EBUSY;
+	write_unlock_bh(&sk->sk_callback_lock);
+out:
+	release_sock(sk);
+	return err;
 }
 
-bool ktls_shim_sock_is_connected(const struct socket *sock)
+void ktls_shim_bound_unclaim(struct socket *sock)
 {
-	/* A connected UDP socket is in TCP_ESTABLISHED too (ip4_datagram_connect). */
-	return sock->sk && READ_ONCE(sock->sk->sk_state) == TCP_ESTABLISHED;
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (ktls_user_data(sk) == &ktls_bound_marker)
+		rcu_assign_sk_user_data(sk, NULL);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+void ktls_shim_bound_watch(struct socket *sock, struct wait_queue_entry *entry,
+			   wait_queue_func_t func)
+{
+	init_waitqueue_func_entry(entry, func);
+	add_wait_queue(sk_sleep(sock->sk), entry);
+}
+
+void ktls_shim_bound_unwatch(struct socket *sock, struct wait_queue_entry *entry)
+{
+	remove_wait_queue(sk_sleep(sock->sk), entry);
+}
+
+__poll_t ktls_shim_wake_key_mask(void *key)
+{
+	return key_to_poll(key);
 }
 
 __poll_t ktls_shim_sock_poll(struct socket *sock, struct poll_table_struct *wait)
@@ -108,38 +265,58 @@ __poll_t ktls_shim_sock_poll(struct socket *sock, struct poll_table_struct *wait
 	return sock->ops->poll(sock->file, sock, wait);
 }
 
-long ktls_shim_rcvtimeo(struct socket *sock, bool nonblock)
+/*
+ * Whether a reader or writer of the bound socket could progress. The socket's own poll decides
+ * for data and room; errors count through sk_err only, never through EPOLLERR, which the error
+ * queue (IP_RECVERR, timestamps) raises without anything for recvmsg to return.
+ */
+static bool ktls_bound_ready(struct socket *sock, bool for_write)
 {
-	return sock_rcvtimeo(sock->sk, nonblock);
+	struct sock *sk = sock->sk;
+	__poll_t mask;
+
+	if (READ_ONCE(sk->sk_err))
+		return true;
+	mask = sock->ops->poll(sock->file, sock, NULL);
+	if (for_write)
+		return (mask & (EPOLLOUT | EPOLLWRNORM | EPOLLHUP)) ||
+		       (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN);
+	return mask & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP);
 }
 
-/* The bound socket's own poll decides what "readable" means for TCP and UDP alike. */
-static bool ktls_bound_readable(struct socket *sock)
-{
-	return sock->ops->poll(sock->file, sock, NULL) &
-	       (EPOLLIN | EPOLLRDNORM | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
-}
-
-int ktls_shim_wait_readable(struct socket *sock, long *timeo)
+int ktls_shim_bound_wait(struct socket *sock, long *timeo, bool for_write, bool sleep_first)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 	struct sock *sk = sock->sk;
 	int err = 0;
 
 	add_wait_queue(sk_sleep(sk), &wait);
-	while (!ktls_bound_readable(sock)) {
-		if (!*timeo) {
-			err = -EAGAIN;
-			break;
-		}
+	for (;;) {
 		if (signal_pending(current)) {
 			err = sock_intr_errno(*timeo);
 			break;
 		}
+		if (!sleep_first && ktls_bound_ready(sock, for_write))
+			break;
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		sleep_first = false;
 		*timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, *timeo);
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return err;
+}
+
+bool ktls_shim_bound_error_pending(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_err);
+}
+
+bool ktls_shim_bound_input_ended(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
 int ktls_shim_tcp_inq(struct socket *sock)
@@ -219,6 +396,16 @@ int ktls_shim_cmsg_record_type(struct msghdr *msg, int level, int type, u8 *out)
 int ktls_shim_copy_from_sockptr(void *dst, sockptr_t src, size_t len)
 {
 	return copy_from_sockptr(dst, src, len) ? -EFAULT : 0;
+}
+
+struct workqueue_struct *ktls_shim_wq_alloc(void)
+{
+	return alloc_workqueue("af_ktls", WQ_UNBOUND, 0);
+}
+
+void ktls_shim_wq_destroy(struct workqueue_struct *wq)
+{
+	destroy_workqueue(wq);
 }
 
 /* Implemented in Rust (rust/stats.rs). */

@@ -11,30 +11,59 @@
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sockptr.h>
+#include <linux/wait.h>
 #include <net/sock.h>
 
 /* The `family` module parameter: the address family to register. */
 int ktls_shim_family(void);
+
+/*
+ * Learns the proto_ops and struct proto the kernel gives a fresh TCP and UDP socket of each inet
+ * family, from sockets it creates and releases at once. ktls_shim_bound_claim() compares the
+ * sockets userspace binds with them. Returns 0 or the errno of sock_create_kern().
+ */
+int ktls_shim_learn_inet_ops(void);
 
 /* Registers and unregisters af_ktls's `struct proto` (the allocator of its `struct sock`). */
 int ktls_shim_proto_register(void);
 void ktls_shim_proto_unregister(void);
 
 /*
- * Allocates the `struct sock` of a new AF_KTLS socket for @family, attaches it to @sock and
- * stores @ctx (owned by Rust) in it. Returns NULL when out of memory.
+ * Allocates the `struct sock` of a new AF_KTLS socket for @family and attaches it to @sock.
+ * Its context is NULL until ktls_shim_sk_set_ctx(). Returns NULL when out of memory.
  */
-struct sock *ktls_shim_sk_alloc(struct net *net, struct socket *sock, int family, int kern,
-				void *ctx);
+struct sock *ktls_shim_sk_alloc(struct net *net, struct socket *sock, int family, int kern);
 
-/* The Rust context stored by ktls_shim_sk_alloc(). */
+/* The Rust context of an AF_KTLS `struct sock`; setting it passes ownership to the sock. */
+void ktls_shim_sk_set_ctx(struct sock *sk, void *ctx);
 void *ktls_shim_sk_ctx(struct sock *sk);
 
+/* Takes the context back (leaving NULL), for release. */
+void *ktls_shim_sk_take_ctx(struct sock *sk);
+
+/* sock_hold() and sock_put(). */
+void ktls_shim_sk_hold(struct sock *sk);
+void ktls_shim_sk_put(struct sock *sk);
+
 /*
- * Detaches @sock's `struct sock` (whose context the caller already freed) and drops the socket's
- * reference to it.
+ * Detaches @sock's `struct sock` (whose context the caller took back) from the socket, orphans it
+ * and drops the socket's reference to it.
  */
 void ktls_shim_sk_release(struct socket *sock);
+
+/*
+ * Wakes the tasks waiting on the AF_KTLS socket of @sk (poll, epoll) with the poll @mask. Does
+ * nothing once the socket is orphaned (released).
+ */
+void ktls_shim_sk_wake(struct sock *sk, __poll_t mask);
+
+/* sock_poll_wait(): registers @wait on the AF_KTLS socket's own wait queue. */
+void ktls_shim_sock_poll_wait(struct file *file, struct socket *sock,
+			      struct poll_table_struct *wait);
+
+/* The AF_KTLS socket's SO_RCVTIMEO / SO_SNDTIMEO in jiffies, 0 when @nonblock. */
+long ktls_shim_rcvtimeo(struct socket *sock, bool nonblock);
+long ktls_shim_sndtimeo(struct socket *sock, bool nonblock);
 
 /* --- The bound TCP/UDP socket --------------------------------------------------------------- */
 
@@ -45,23 +74,50 @@ void ktls_shim_sk_release(struct socket *sock);
 struct socket *ktls_shim_sock_lookup(int fd, int *err);
 void ktls_shim_sock_put(struct socket *sock);
 
-/* The socket's protocol (IPPROTO_TCP, IPPROTO_UDP, ...), address family and connection state. */
-int ktls_shim_sock_protocol(const struct socket *sock);
-int ktls_shim_sock_family(const struct socket *sock);
-bool ktls_shim_sock_is_connected(const struct socket *sock);
+/*
+ * Checks that @sock is a socket AF_KTLS can carry records on and claims it: a TCP (@stream) or
+ * UDP socket of AF_INET/AF_INET6 with the kernel's own TCP/UDP operations (so its `struct sock`
+ * really is a tcp_sock or udp_sock), connected, with nothing else attached. The claim marks
+ * sk_user_data, as sockmap, KCM and encapsulating sockets do, so none of them (nor a second
+ * AF_KTLS socket) can take it while AF_KTLS holds it. Returns 0, -EPROTOTYPE (another kind of
+ * socket), -ENOTCONN (not connected), -EEXIST (AF_KTLS or a TCP upper layer protocol such as
+ * mainline kTLS is attached) or -EBUSY (another kernel user holds it).
+ */
+int ktls_shim_bound_claim(struct socket *sock, bool stream);
+
+/* Undoes ktls_shim_bound_claim(). */
+void ktls_shim_bound_unclaim(struct socket *sock);
+
+/*
+ * Adds @entry to the bound socket's wait queue, where @func is called (in atomic context, under
+ * the queue's lock) with the poll mask of every wake-up: data, room, errors, state changes. The
+ * entry must be removed with ktls_shim_bound_unwatch() before its memory goes away.
+ */
+void ktls_shim_bound_watch(struct socket *sock, struct wait_queue_entry *entry,
+			   wait_queue_func_t func);
+void ktls_shim_bound_unwatch(struct socket *sock, struct wait_queue_entry *entry);
+
+/* The poll mask of the wake-up an entry's func was called with (its `key`). */
+__poll_t ktls_shim_wake_key_mask(void *key);
 
 /* The bound socket's poll mask, registering @wait on its wait queue. */
 __poll_t ktls_shim_sock_poll(struct socket *sock, struct poll_table_struct *wait);
 
-/* The receive timeout of the AF_KTLS socket @sock (SO_RCVTIMEO), 0 when @nonblock. */
-long ktls_shim_rcvtimeo(struct socket *sock, bool nonblock);
-
 /*
- * Waits until the bound socket @sock is readable (data, error or end of stream) for at most
- * *@timeo jiffies, updating *@timeo. Returns 0 when readable, -EAGAIN on timeout, or the
- * errno of a pending signal.
+ * Waits on the bound socket @sock, for at most *@timeo jiffies (updated), until a reader
+ * (@for_write false) or a writer could make progress: data, the end of input or an error, resp.
+ * room, the end of output or an error. Error-queue entries (IP_RECVERR, timestamps) do not count.
+ * With @sleep_first it sleeps until the next wake-up before looking (the caller found the socket
+ * ready and still could not progress), so it never spins. Returns 0, -EAGAIN when the time ran
+ * out, or the errno of a pending signal (-ERESTARTSYS without a timeout, else -EINTR).
  */
-int ktls_shim_wait_readable(struct socket *sock, long *timeo);
+int ktls_shim_bound_wait(struct socket *sock, long *timeo, bool for_write, bool sleep_first);
+
+/* Whether an error (sk_err) waits on the bound socket, for the next call to return. */
+bool ktls_shim_bound_error_pending(struct socket *sock);
+
+/* Whether the bound socket's input ended (shutdown(SHUT_RD), FIN received, reset). */
+bool ktls_shim_bound_input_ended(struct socket *sock);
 
 /* Bytes queued for reading on the bound TCP socket @sock (tcp_inq). */
 int ktls_shim_tcp_inq(struct socket *sock);
@@ -87,7 +143,14 @@ void ktls_shim_aead_free(struct crypto_aead *tfm, struct aead_request *req);
 int ktls_shim_aead_crypt(struct aead_request *req, bool encrypt, u8 *iv, u8 *aad,
 			 unsigned int aad_len, u8 *data, unsigned int data_len);
 
-/* --- /proc/net/af_ktls ---------------------------------------------------------------------- */
+/* --- The module's workqueue and /proc/net/af_ktls ------------------------------------------- */
+
+/*
+ * The workqueue af_ktls's work items run on. Destroying it waits for every queued item, so no
+ * item outlives the module.
+ */
+struct workqueue_struct *ktls_shim_wq_alloc(void);
+void ktls_shim_wq_destroy(struct workqueue_struct *wq);
 
 /* Creates and removes /proc/net/af_ktls in the initial network namespace. */
 int ktls_shim_proc_create(void);

@@ -14,8 +14,14 @@ mod socket_tests {
     fn stream_and_datagram_are_accepted() {
         let stream = bindings::sock_type_SOCK_STREAM as i32;
         let dgram = bindings::sock_type_SOCK_DGRAM as i32;
-        assert_eq!(SocketKind::from_socket_args(stream, 0), Ok(SocketKind::Stream));
-        assert_eq!(SocketKind::from_socket_args(dgram, 0), Ok(SocketKind::Datagram));
+        assert_eq!(
+            SocketKind::from_socket_args(stream, 0),
+            Ok(SocketKind::Stream)
+        );
+        assert_eq!(
+            SocketKind::from_socket_args(dgram, 0),
+            Ok(SocketKind::Datagram)
+        );
     }
 
     #[test]
@@ -37,7 +43,10 @@ mod socket_tests {
     #[test]
     fn protocols_other_than_zero_are_not_supported() {
         let stream = bindings::sock_type_SOCK_STREAM as i32;
-        assert_eq!(SocketKind::from_socket_args(stream, 6), Err(EPROTONOSUPPORT));
+        assert_eq!(
+            SocketKind::from_socket_args(stream, 6),
+            Err(EPROTONOSUPPORT)
+        );
         // The type is checked first, as its errno is the more specific one.
         assert_eq!(SocketKind::from_socket_args(5, 6), Err(ESOCKTNOSUPPORT));
     }
@@ -122,7 +131,9 @@ mod crypto_tests {
 
     fn number(vector: &RecordVector) -> RecordNumber {
         if vector.protection.version().is_datagram() {
-            RecordNumber::Dtls(DtlsRecordNumber::from_be_bytes(vector.sequence.to_be_bytes()))
+            RecordNumber::Dtls(DtlsRecordNumber::from_be_bytes(
+                vector.sequence.to_be_bytes(),
+            ))
         } else {
             RecordNumber::Tls(vector.sequence)
         }
@@ -130,7 +141,8 @@ mod crypto_tests {
 
     fn cipher(vector: &RecordVector) -> Result<RecordCipher> {
         let rec_seq = vector.sequence.to_be_bytes();
-        let keys = DirectionKeys::from_parts(vector.protection, vector.key, vector.write_iv, rec_seq)?;
+        let keys =
+            DirectionKeys::from_parts(vector.protection, vector.key, vector.write_iv, rec_seq)?;
         RecordCipher::new(vector.protection, &keys)
     }
 
@@ -143,7 +155,10 @@ mod crypto_tests {
             let outer = ContentType::from_wire(vector.record[0]).map_err(|_| EINVAL)?;
             let body = vector.protection.header_len() + vector.protection.explicit_nonce_len();
             let (_, content) = cipher(vector)?.open(number(vector), outer, &mut record)?;
-            assert_eq!(&record[body..body + vector.plaintext.len()], vector.plaintext);
+            assert_eq!(
+                &record[body..body + vector.plaintext.len()],
+                vector.plaintext
+            );
             assert!(content.end <= body + vector.plaintext.len());
         }
         Ok(())
@@ -180,7 +195,8 @@ mod crypto_tests {
             let body = vector.protection.header_len();
             let mut record = KVec::from_elem(0u8, vector.record.len(), GFP_KERNEL)?;
             record[body..body + content.len()].copy_from_slice(content);
-            let len = cipher(vector)?.seal(number(vector), content_type, &mut record, content.len())?;
+            let len =
+                cipher(vector)?.seal(number(vector), content_type, &mut record, content.len())?;
             assert_eq!(len, vector.record.len());
             assert_eq!(&record[..], vector.record);
             sealed += 1;

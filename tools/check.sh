@@ -52,6 +52,8 @@ done
 if [ "$vm_only" = 0 ] && [ -f Cargo.toml ]; then
     echo "== userspace crates"
     step cargo_fmt cargo fmt --all --check
+    # The module's own Rust (rustfmt follows its `mod` declarations from the crate root).
+    step module_rustfmt rustfmt --edition 2021 --check rust/af_ktls.rs
     step cargo_clippy no_warnings cargo clippy --workspace --all-targets --locked -- -D warnings
     step cargo_test cargo test --workspace --locked
     # The record layer's fuzz targets, briefly (make fuzz runs them longer).

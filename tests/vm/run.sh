@@ -117,7 +117,7 @@ fi
 
 # The kernel log of the whole run must be free of warnings, bugs and leak reports.
 dmesg > "$out/final-dmesg.log"
-check kernel_log_clean bash -c "! grep -E 'WARNING:|BUG:|Oops|kmemleak:.*(leak|suspected)|refcount_t|KASAN|UBSAN|general protection|Kernel panic|Call Trace' '$out/final-dmesg.log'"
+check kernel_log_clean bash -c "! grep -E 'WARNING:|BUG:|Oops|kmemleak:.*(leak|suspected)|refcount_t|KASAN|UBSAN|general protection|Kernel panic|Call Trace|blocked for more than|soft lockup|ODEBUG' '$out/final-dmesg.log'"
 
 echo "vm: $passed passed, $failed failed"
 [ "$failed" = 0 ]
