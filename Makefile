@@ -52,7 +52,7 @@ fuzz:
 
 clean:
 	-$(KBUILD_MAKE) clean
-	rm -rf build rust/ktls_shim_generated.rs
+	rm -rf build rust/helpers_generated.rs rust/ktls_uapi_generated.rs
 
 demo:
 	tools/demo.sh

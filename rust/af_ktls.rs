@@ -7,23 +7,17 @@
 //! and decrypts the records. The C ABI is `include/uapi/linux/ktls.h`; the design is described
 //! in `Documentation/design.md`.
 
-use kernel::{
-    error::to_result,
-    prelude::*, //
-};
+use kernel::prelude::*;
 
-mod bound;
-mod c_table;
 mod cipher;
 mod crypto;
-mod family;
+mod helpers;
 mod keys;
-#[cfg(ktls_kunit)]
-mod kunit;
+mod net;
+mod proc;
 mod queue;
 pub mod record;
 mod rx;
-mod shim;
 mod socket;
 mod stats;
 mod tx;
@@ -36,7 +30,7 @@ module! {
     description: "AF_KTLS: TLS and DTLS record sockets",
     license: "GPL",
     // Autoloading by `socket(12, ...)` follows the default family only. The `family` parameter
-    // is declared on the C side (`rust/ktls_shim.c`), where it can be readable in sysfs.
+    // is declared on the C side (`rust/af_ktls_params.c`), where it can be readable in sysfs.
     alias: ["net-pf-12"],
 }
 
@@ -44,40 +38,93 @@ module! {
 /// `AF_KTLS`), readable by applications in `/sys/module/af_ktls/parameters/family`.
 pub(crate) fn family() -> i32 {
     // SAFETY: Reads an `int` that only the module loader writes, before `init` runs.
-    unsafe { shim::ktls_shim_family() }
+    unsafe { helpers::af_ktls_param_family() }
 }
 
-/// The loaded module: owns the registration of the address family and the workqueue.
+/// The loaded module: the address family, `/proc/net/af_ktls` and the workqueue.
 ///
-/// Fields drop in order: the family first (no new socket; existing ones pin the module), then
-/// the workqueue, whose destruction waits for work that sockets queued before they closed.
+/// Fields drop in the order declared: the family first (no new socket; existing ones pin the
+/// module), then the counters' file, then the workqueue, whose destruction waits for work that
+/// sockets queued before they closed. They are created the other way round, so that no socket
+/// can exist if the module fails to load.
+#[pin_data(PinnedDrop)]
 struct AfKtls {
-    _family: family::Registration,
-    _queue: queue::ModuleQueue,
+    #[pin]
+    family: net::family::Registration<socket::KtlsSocket>,
+    stats: proc::ProcNetFile<stats::Stats>,
+    queue: queue::ModuleQueue,
 }
 
-impl kernel::Module for AfKtls {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+impl kernel::InPlaceModule for AfKtls {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let number = family();
-        // SAFETY: No preconditions; module initialisation runs once.
-        to_result(unsafe { shim::ktls_shim_learn_inet_ops() })?;
-        let queue = queue::ModuleQueue::new()?;
-        let registration = family::Registration::new(number).inspect_err(|err| {
-            pr_err!(
-                "cannot register address family {number}: error {}\n",
-                err.to_errno()
-            )
-        })?;
-        pr_info!("registered AF_KTLS as address family {number}\n");
-        Ok(Self {
-            _family: registration,
-            _queue: queue,
+        try_pin_init!(Self {
+            queue: {
+                net::inet::learn_inet_ops()?;
+                queue::ModuleQueue::new(c"af_ktls")?
+            },
+            stats: proc::ProcNetFile::create(c"af_ktls")?,
+            family <- net::family::Registration::register(c"AF_KTLS", number),
+        })
+        .pin_chain(move |_| {
+            pr_info!("registered AF_KTLS as address family {number}\n");
+            Ok(())
         })
     }
 }
 
-impl Drop for AfKtls {
-    fn drop(&mut self) {
+#[pinned_drop]
+impl PinnedDrop for AfKtls {
+    fn drop(self: Pin<&mut Self>) {
         pr_info!("unregistering AF_KTLS\n");
     }
+}
+
+/// KUnit suite `af_ktls_record`: every case of `record::selftest`, generated from
+/// [`for_each_record_case!`](crate::for_each_record_case), the list `cargo test` runs too.
+///
+/// `#[kunit_tests]` only sees `#[test]` functions written out in the module, not ones a macro
+/// generates, so this suite builds its case table itself.
+#[cfg(ktls_kunit)]
+mod record_suite {
+    use kernel::bindings;
+
+    macro_rules! record_kunit_suite {
+        ($($case:ident),* $(,)?) => {
+            $(
+                /// Runs one shared record-layer case and reports its failure to KUnit.
+                ///
+                /// # Safety
+                ///
+                /// Called by KUnit, from the test's own task.
+                unsafe extern "C" fn $case(_test: *mut bindings::kunit) {
+                    let result = crate::record::selftest::$case();
+                    if let Err(failure) = &result {
+                        // `core::format_args!`: `fmt!` only formats `kernel::fmt::Display` types.
+                        kernel::kunit::err(core::format_args!(
+                            "    # {}: {}\n",
+                            stringify!($case),
+                            failure
+                        ));
+                    }
+                    kernel::kunit_assert!(
+                        "af_ktls_record",
+                        c"rust/kunit.rs",
+                        0,
+                        result.is_ok()
+                    );
+                }
+            )*
+
+            /// The suite's cases, `NULL`-terminated as KUnit requires.
+            static mut RECORD_CASES: [bindings::kunit_case; [$(stringify!($case)),*].len() + 1] = [
+                $(kernel::kunit::kunit_case(kernel::c_str!(stringify!($case)), $case),)*
+                pin_init::zeroed(),
+            ];
+
+            kernel::kunit_unsafe_test_suite!(af_ktls_record, RECORD_CASES);
+        };
+    }
+
+    crate::for_each_record_case!(record_kunit_suite);
 }

@@ -14,22 +14,22 @@ use kernel::{
 };
 
 use crate::{
+    helpers,
     record::protection::{
         CipherSuite,
         NONCE_LEN, //
-    },
-    shim, //
+    }, //
 };
 
 /// An AEAD transform with its request, keyed for one direction of one socket.
 ///
 /// # Invariants
 ///
-/// `tfm` and `req` come from one successful `ktls_shim_aead_alloc` and are freed only by `drop`;
+/// `tfm` and `req` come from one successful `raead_alloc` and are freed only by `drop`;
 /// `req` is bound to `tfm`.
 pub(crate) struct Aead {
-    tfm: NonNull<shim::crypto_aead>,
-    req: NonNull<shim::aead_request>,
+    tfm: NonNull<helpers::crypto_aead>,
+    req: NonNull<helpers::aead_request>,
     tag_len: usize,
 }
 
@@ -51,7 +51,7 @@ impl Aead {
         // SAFETY: The name is a NUL-terminated string, `key` is valid for its length and `req`
         // is a valid place for the request pointer.
         let tfm = from_err_ptr(unsafe {
-            shim::ktls_shim_aead_alloc(
+            helpers::raead_alloc(
                 cipher.kernel_aead_name().as_char_ptr().cast(),
                 key.as_ptr(),
                 key.len() as u32,
@@ -117,7 +117,7 @@ impl Aead {
         // operation at a time (`&mut self`). `nonce`, `aad` and `buf` are valid for the lengths
         // passed (checked by the callers) and outlive the call, which waits for completion.
         to_result(unsafe {
-            shim::ktls_shim_aead_crypt(
+            helpers::raead_crypt(
                 self.req.as_ptr(),
                 encrypt,
                 nonce.as_mut_ptr(),
@@ -134,7 +134,7 @@ impl Drop for Aead {
     fn drop(&mut self) {
         // SAFETY: By the type invariant both pointers come from one allocation and are freed here
         // only; the crypto API wipes the key schedule.
-        unsafe { shim::ktls_shim_aead_free(self.tfm.as_ptr(), self.req.as_ptr()) };
+        unsafe { helpers::raead_free(self.tfm.as_ptr(), self.req.as_ptr()) };
     }
 }
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Key material for one direction, as `setsockopt(SOL_KTLS, KTLS_TX/KTLS_RX)` passes it in a
-//! `struct ktls_crypto_info_*` (`include/uapi/linux/ktls.h`).
+//! `struct ktls_crypto_info_*` (`include/uapi/linux/ktls.h`), read through the layouts of the
+//! structures bindgen generated from the header ([`CryptoInfoLayout`]).
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    transmute::FromBytes, //
+};
 
 use crate::{
     crypto::wipe,
@@ -19,52 +23,25 @@ use crate::{
             GCM_SALT_LEN,
             NONCE_LEN, //
         },
-    }, //
+    },
+    uapi::{
+        ktls_crypto_info,
+        CryptoInfoLayout, //
+    },
 };
 
-/// Largest `struct ktls_crypto_info_*` (AES-256-GCM and ChaCha20-Poly1305: 56 bytes).
-pub(crate) const MAX_CRYPTO_INFO_LEN: usize = 56;
-
-/// Byte offsets of the fields of a `struct ktls_crypto_info_*`.
-struct Layout {
-    iv: usize,
-    key: usize,
-    salt: usize,
-    rec_seq: usize,
-}
-
-impl Layout {
-    const fn of(cipher: CipherSuite) -> Self {
-        match cipher {
-            CipherSuite::Aes128Gcm => Self {
-                iv: 4,
-                key: 12,
-                salt: 28,
-                rec_seq: 32,
-            },
-            CipherSuite::Aes256Gcm => Self {
-                iv: 4,
-                key: 12,
-                salt: 44,
-                rec_seq: 48,
-            },
-            // No salt: the 12-byte IV is the whole static nonce.
-            CipherSuite::Chacha20Poly1305 => Self {
-                iv: 4,
-                key: 16,
-                salt: 16,
-                rec_seq: 48,
-            },
-        }
-    }
-}
+pub(crate) use crate::uapi::MAX_CRYPTO_INFO_LEN;
 
 /// One direction's keys, parsed from userspace; every copy is wiped on drop.
+///
+/// # Invariants
+///
+/// `raw[..layout.size]` is a `struct ktls_crypto_info_*` of `cipher`, with `layout` its layout:
+/// every field named by `layout` lies within it.
 pub(crate) struct DirectionKeys {
-    /// The structure as userspace passed it, returned by `getsockopt`.
     raw: [u8; MAX_CRYPTO_INFO_LEN],
-    raw_len: usize,
     cipher: CipherSuite,
+    layout: CryptoInfoLayout,
 }
 
 impl DirectionKeys {
@@ -74,23 +51,23 @@ impl DirectionKeys {
     /// `EPROTO` when the version or cipher differ from the bind address.
     pub(crate) fn parse(protection: RecordProtection, bytes: &[u8]) -> Result<Self> {
         let cipher = protection.cipher();
-        if bytes.len() != cipher.uapi_crypto_info_len() {
+        let layout = CryptoInfoLayout::of(cipher);
+        if bytes.len() != layout.size {
             return Err(EINVAL);
         }
-        let (header, _) = bytes.split_first_chunk::<4>().ok_or(EINVAL)?;
-        let version = u16::from_ne_bytes([header[0], header[1]]);
-        let cipher_type = u16::from_ne_bytes([header[2], header[3]]);
-        if version != protection.version().uapi() || cipher_type != cipher.uapi() {
+        let (info, _) = ktls_crypto_info::from_bytes_copy_prefix(bytes).ok_or(EINVAL)?;
+        if info.version != protection.version().uapi() || info.cipher_type != cipher.uapi() {
             return Err(EPROTO);
         }
         let mut raw = [0u8; MAX_CRYPTO_INFO_LEN];
         raw.get_mut(..bytes.len())
             .ok_or(EINVAL)?
             .copy_from_slice(bytes);
+        // INVARIANT: The structure of `cipher`, whole, at the start of `raw`.
         Ok(Self {
             raw,
-            raw_len: bytes.len(),
             cipher,
+            layout,
         })
     }
 
@@ -104,30 +81,22 @@ impl DirectionKeys {
         rec_seq: [u8; 8],
     ) -> Result<Self> {
         let cipher = protection.cipher();
-        let layout = Layout::of(cipher);
+        let layout = CryptoInfoLayout::of(cipher);
         let mut raw = [0u8; MAX_CRYPTO_INFO_LEN];
-        let mut put = |offset: usize, bytes: &[u8]| -> Result {
-            raw.get_mut(offset..)
-                .and_then(|rest| rest.get_mut(..bytes.len()))
-                .ok_or(EINVAL)?
-                .copy_from_slice(bytes);
-            Ok(())
-        };
-        put(0, &protection.version().uapi().to_ne_bytes())?;
-        put(2, &cipher.uapi().to_ne_bytes())?;
-        put(layout.key, key)?;
-        match (cipher, write_iv.len()) {
-            (CipherSuite::Chacha20Poly1305, _) => put(layout.iv, write_iv)?,
-            (_, NONCE_LEN) => {
-                let (salt, iv) = write_iv.split_at(GCM_SALT_LEN);
-                put(layout.salt, salt)?;
-                put(layout.iv, iv)?;
+        put(&mut raw, 0, &protection.version().uapi().to_ne_bytes())?;
+        put(&mut raw, 2, &cipher.uapi().to_ne_bytes())?;
+        put(&mut raw, layout.key, key)?;
+        match (layout.salt, write_iv.len()) {
+            (None, _) => put(&mut raw, layout.iv, write_iv)?,
+            (Some(salt), NONCE_LEN) => {
+                let (salt_bytes, iv) = write_iv.split_at(GCM_SALT_LEN);
+                put(&mut raw, salt, salt_bytes)?;
+                put(&mut raw, layout.iv, iv)?;
             }
-            _ => put(layout.salt, write_iv)?,
+            (Some(salt), _) => put(&mut raw, salt, write_iv)?,
         }
-        put(layout.rec_seq, &rec_seq)?;
-        let len = cipher.uapi_crypto_info_len();
-        Self::parse(protection, raw.get(..len).ok_or(EINVAL)?)
+        put(&mut raw, layout.rec_seq, &rec_seq)?;
+        Self::parse(protection, raw.get(..layout.size).ok_or(EINVAL)?)
     }
 
     /// Writes the structure as userspace set it into `out`, with the current `rec_seq` (the
@@ -140,44 +109,31 @@ impl DirectionKeys {
         rec_seq: [u8; 8],
         iv: Option<[u8; GCM_EXPLICIT_NONCE_LEN]>,
     ) -> Result<usize> {
-        let layout = Layout::of(self.cipher);
-        let out = out.get_mut(..self.raw_len).ok_or(EINVAL)?;
-        out.copy_from_slice(self.raw.get(..self.raw_len).ok_or(EINVAL)?);
-        let mut put = |offset: usize, bytes: &[u8]| -> Result {
-            out.get_mut(offset..)
-                .and_then(|rest| rest.get_mut(..bytes.len()))
-                .ok_or(EINVAL)?
-                .copy_from_slice(bytes);
-            Ok(())
-        };
-        put(layout.rec_seq, &rec_seq)?;
+        let out = out.get_mut(..self.layout.size).ok_or(EINVAL)?;
+        out.copy_from_slice(self.raw.get(..self.layout.size).ok_or(EINVAL)?);
+        put(out, self.layout.rec_seq, &rec_seq)?;
         if let Some(iv) = iv {
-            put(layout.iv, &iv)?;
+            put(out, self.layout.iv, &iv)?;
         }
-        Ok(self.raw_len)
+        Ok(self.layout.size)
     }
 
     /// The AEAD key.
     pub(crate) fn key(&self) -> &[u8] {
-        let layout = Layout::of(self.cipher);
-        self.raw
-            .get(layout.key..)
-            .and_then(|rest| rest.get(..self.cipher.key_len()))
-            .unwrap_or(&[])
+        self.field(self.layout.key, self.cipher.key_len())
     }
 
     /// The record sequence number field (DTLS: epoch and 48-bit sequence number).
     pub(crate) fn rec_seq(&self) -> [u8; 8] {
-        self.array(Layout::of(self.cipher).rec_seq)
+        self.array(self.layout.rec_seq)
     }
 
     /// The static nonce material for this direction.
     pub(crate) fn nonce_base(&self) -> NonceBase {
-        let layout = Layout::of(self.cipher);
-        match self.cipher {
-            CipherSuite::Aes128Gcm | CipherSuite::Aes256Gcm => {
-                let salt: [u8; GCM_SALT_LEN] = self.array(layout.salt);
-                let iv: [u8; GCM_EXPLICIT_NONCE_LEN] = self.array(layout.iv);
+        match self.layout.salt {
+            Some(salt) => {
+                let salt: [u8; GCM_SALT_LEN] = self.array(salt);
+                let iv: [u8; GCM_EXPLICIT_NONCE_LEN] = self.array(self.layout.iv);
                 // The first explicit nonce sent is `iv`; later ones stay unique by XOR-ing in
                 // how many records came since (see `NonceBase::explicit_base`).
                 let first = u64::from_be_bytes(self.rec_seq());
@@ -187,18 +143,29 @@ impl DirectionKeys {
                     explicit_base: tls12_explicit_nonce(&iv, first),
                 }
             }
-            CipherSuite::Chacha20Poly1305 => NonceBase {
-                iv: self.array(layout.iv),
+            // No salt: the 12-byte IV is the whole static nonce.
+            None => NonceBase {
+                iv: self.array(self.layout.iv),
                 salt: [0; GCM_SALT_LEN],
                 explicit_base: [0; GCM_EXPLICIT_NONCE_LEN],
             },
         }
     }
 
+    /// The field at `offset` of `len` bytes.
+    fn field(&self, offset: usize, len: usize) -> &[u8] {
+        // By the type invariant the layout's fields lie within `raw`; an empty slice otherwise
+        // can only mean a broken layout, which the `uapi` assertions rule out.
+        self.raw
+            .get(offset..)
+            .and_then(|rest| rest.get(..len))
+            .unwrap_or(&[])
+    }
+
     fn array<const N: usize>(&self, offset: usize) -> [u8; N] {
         let mut out = [0u8; N];
-        if let Some(field) = self.raw.get(offset..).and_then(|rest| rest.get(..N)) {
-            out.copy_from_slice(field);
+        if let Ok(field) = <&[u8; N]>::try_from(self.field(offset, N)) {
+            out = *field;
         }
         out
     }
@@ -208,6 +175,15 @@ impl Drop for DirectionKeys {
     fn drop(&mut self) {
         wipe(&mut self.raw);
     }
+}
+
+/// Copies `bytes` into `out` at `offset`; `EINVAL` if it does not fit.
+fn put(out: &mut [u8], offset: usize, bytes: &[u8]) -> Result {
+    out.get_mut(offset..)
+        .and_then(|rest| rest.get_mut(..bytes.len()))
+        .ok_or(EINVAL)?
+        .copy_from_slice(bytes);
+    Ok(())
 }
 
 /// The static parts of every nonce of one direction; wiped on drop.

@@ -19,7 +19,7 @@ use kernel::{
     workqueue::Queue, //
 };
 
-use crate::shim;
+use crate::helpers;
 
 /// The queue while [`ModuleQueue`] lives; null before and after.
 static QUEUE: Atomic<*mut bindings::workqueue_struct> = Atomic::new(null_mut());
@@ -40,10 +40,12 @@ unsafe impl Send for ModuleQueue {}
 unsafe impl Sync for ModuleQueue {}
 
 impl ModuleQueue {
-    /// Allocates the workqueue (unbound: work runs on whichever CPU is free) and publishes it.
-    pub(crate) fn new() -> Result<Self> {
-        // SAFETY: No preconditions.
-        let queue = NonNull::new(unsafe { shim::ktls_shim_wq_alloc() }).ok_or(ENOMEM)?;
+    /// Allocates the workqueue `name` (unbound: work runs on whichever CPU is free) and
+    /// publishes it.
+    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
+        // SAFETY: `name` is a NUL-terminated string.
+        let queue =
+            NonNull::new(unsafe { helpers::rwq_alloc(name.as_char_ptr()) }).ok_or(ENOMEM)?;
         QUEUE.store(queue.as_ptr(), Release);
         // INVARIANT: Allocated and published just above.
         Ok(Self { queue })
@@ -56,7 +58,7 @@ impl Drop for ModuleQueue {
         // SAFETY: By the type invariant the queue is ours; destroying it waits for every work
         // item on it. Items are only queued by sockets, and none exists any more: the family is
         // unregistered first and every socket holds a module reference.
-        unsafe { shim::ktls_shim_wq_destroy(self.queue.as_ptr()) };
+        unsafe { bindings::destroy_workqueue(self.queue.as_ptr()) };
     }
 }
 

@@ -24,7 +24,6 @@ use kernel::{
 };
 
 use crate::{
-    bound::BoundSocket,
     cipher::{
         record_error,
         RecordCipher,
@@ -32,6 +31,7 @@ use crate::{
         Sequence, //
     },
     keys::DirectionKeys,
+    net::inet::InetSocket,
     record::{
         header::{
             ContentType,
@@ -164,7 +164,7 @@ enum NextRecord {
 /// ended inside a header; DTLS: `next_in_datagram <= filled` or the datagram is used up; `ready`
 /// lies within `buf[..filled]`.
 pub(crate) struct Rx {
-    bound: Arc<BoundSocket>,
+    bound: Arc<InetSocket>,
     cipher: RecordCipher,
     keys: DirectionKeys,
     datagram: bool,
@@ -190,7 +190,7 @@ pub(crate) struct Rx {
 impl Rx {
     /// Sets up receiving with `keys`; allocates everything the records need.
     pub(crate) fn new(
-        bound: Arc<BoundSocket>,
+        bound: Arc<InetSocket>,
         protection: RecordProtection,
         keys: DirectionKeys,
     ) -> Result<Self> {
@@ -225,7 +225,7 @@ impl Rx {
     }
 
     /// The bound socket records come from.
-    pub(crate) fn bound(&self) -> &Arc<BoundSocket> {
+    pub(crate) fn bound(&self) -> &Arc<InetSocket> {
         &self.bound
     }
 
@@ -397,7 +397,7 @@ impl Rx {
 
     /// Reads from the bound socket without blocking in it.
     fn receive(
-        bound: &BoundSocket,
+        bound: &InetSocket,
         buf: &mut [u8],
         generation: &mut u32,
         progress: &mut RecvProgress,

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `proto_ops` of `AF_KTLS` sockets: `extern "C"` trampolines that turn C arguments into safe
-//! types and errors into errnos, and [`KtlsSocket`], the state behind them.
-//!
-//! Nothing else in the module touches `struct socket` or `struct sock`.
+//! [`KtlsSocket`]: the state of an `AF_KTLS` socket and its socket operations.
 //!
 //! # Locking
 //!
@@ -19,19 +16,14 @@
 //! socket's state. `bound` is a spinlock around a reference, taken only to clone or swap it.
 //! No two of these locks are ever held at once.
 
-use core::ptr::NonNull;
+use core::mem::size_of;
 
 use kernel::{
     bindings,
-    error::{
-        from_result,
-        to_result, //
-    },
     iov::{
         IovIterDest,
         IovIterSource, //
     },
-    module::this_module,
     new_condvar, new_mutex, new_spinlock, new_work,
     prelude::*,
     sync::{
@@ -50,14 +42,7 @@ use kernel::{
         SpinLock, //
     },
     time::Jiffies,
-    types::{
-        ForeignOwnable,
-        Opaque, //
-    },
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    },
+    transmute::FromBytes,
     workqueue::{
         impl_has_work,
         Work,
@@ -66,12 +51,34 @@ use kernel::{
 };
 
 use crate::{
-    bound::BoundSocket,
-    c_table::CTable,
     cipher::record_error,
+    crypto::wipe,
     keys::{
         DirectionKeys,
         MAX_CRYPTO_INFO_LEN, //
+    },
+    net::{
+        family::FamilySlot,
+        inet::{
+            ClaimMarker,
+            InetSocket,
+            Transport, //
+        },
+        sock::SockRef,
+        socket::{
+            CreateArgs,
+            Msg,
+            Poll,
+            SockOptOut,
+            SockOptValue,
+            Socket,
+            SocketOps, //
+        },
+        wait::{
+            impl_has_wait_entry,
+            OnWake,
+            WaitEntry, //
+        },
     },
     record::{
         header::{
@@ -92,7 +99,6 @@ use crate::{
         Rx,
         RxPoll, //
     },
-    shim,
     tx::{
         SendProgress,
         SendStep,
@@ -100,6 +106,12 @@ use crate::{
     },
     uapi, //
 };
+
+/// Where the family's registration keeps its number and proto.
+pub(crate) static KTLS_FAMILY: FamilySlot = FamilySlot::new();
+
+/// The mark of bound sockets in their `sk_user_data`.
+static CLAIM_MARKER: ClaimMarker = ClaimMarker::new();
 
 /// Whether an `AF_KTLS` socket carries TLS over TCP or DTLS over UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,10 +156,28 @@ const POLL_READABLE: u32 = bindings::POLLIN | bindings::POLLRDNORM;
 /// The poll bits of room to write.
 const POLL_WRITABLE: u32 = bindings::POLLOUT | bindings::POLLWRNORM | bindings::POLLWRBAND;
 
+/// Flags `sendmsg` accepts (mainline kTLS's set); others fail with `EOPNOTSUPP`.
+const SEND_FLAGS: u32 = bindings::MSG_MORE
+    | bindings::MSG_DONTWAIT
+    | bindings::MSG_NOSIGNAL
+    | bindings::MSG_EOR
+    | bindings::MSG_SPLICE_PAGES
+    | bindings::MSG_CMSG_COMPAT;
+
+/// Flags `recvmsg` accepts; others (`MSG_OOB`, `MSG_ERRQUEUE`, ...) fail with `EOPNOTSUPP`.
+const RECV_FLAGS: u32 = bindings::MSG_PEEK
+    | bindings::MSG_DONTWAIT
+    | bindings::MSG_WAITALL
+    | bindings::MSG_TRUNC
+    | bindings::MSG_CMSG_COMPAT;
+
+/// The option and control message level.
+const SOL_KTLS: i32 = uapi::SOL_KTLS as i32;
+
 /// The bound socket and the version and cipher fixed by `bind`.
 #[derive(Clone)]
 struct Bound {
-    socket: Arc<BoundSocket>,
+    socket: Arc<InetSocket>,
     protection: RecordProtection,
 }
 
@@ -182,79 +212,14 @@ struct RxState {
     reader_present: bool,
 }
 
-/// A reference to the `AF_KTLS` socket's own `struct sock`, which keeps it allocated (its wait
-/// queue pointer stays readable, and is cleared when the socket is released).
-///
-/// # Invariants
-///
-/// `sk` is a `struct sock` on which this value holds one reference (`sock_hold`).
-struct OwnSock {
-    sk: NonNull<bindings::sock>,
-}
-
-// SAFETY: A reference on a `struct sock` may be dropped from any task, and `wake` only reads its
-// RCU-protected wait queue pointer.
-unsafe impl Send for OwnSock {}
-
-// SAFETY: See `Send`.
-unsafe impl Sync for OwnSock {}
-
-impl OwnSock {
-    /// Takes a reference on `sk`.
-    ///
-    /// # Safety
-    ///
-    /// `sk` is a live `struct sock`.
-    unsafe fn hold(sk: NonNull<bindings::sock>) -> Self {
-        // SAFETY: The caller guarantees `sk` is live.
-        unsafe { shim::ktls_shim_sk_hold(sk.as_ptr()) };
-        // INVARIANT: The reference was taken just above.
-        Self { sk }
-    }
-
-    /// Wakes the tasks that poll the `AF_KTLS` socket, with `mask`; nothing once it is released.
-    fn wake(&self, mask: u32) {
-        // SAFETY: By the type invariant the sock is allocated.
-        unsafe { shim::ktls_shim_sk_wake(self.sk.as_ptr(), mask) };
-    }
-}
-
-impl Drop for OwnSock {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant this holds one reference, dropped once here.
-        unsafe { shim::ktls_shim_sk_put(self.sk.as_ptr()) };
-    }
-}
-
-/// A wait-queue entry with its own wake function, for another socket's wait queue.
-#[repr(transparent)]
-struct WaitEntry(Opaque<bindings::wait_queue_entry>);
-
-// SAFETY: The entry is initialised once, before it is added to a queue, and afterwards only the
-// wait-queue code reads or writes it, under the queue's lock.
-unsafe impl Send for WaitEntry {}
-
-// SAFETY: See `Send`: `&WaitEntry` gives nothing but the raw pointer.
-unsafe impl Sync for WaitEntry {}
-
-impl WaitEntry {
-    fn get(&self) -> *mut bindings::wait_queue_entry {
-        self.0.get()
-    }
-}
-
-/// The Rust state of one `AF_KTLS` socket, shared by its `struct sock` and by queued work.
+/// The state of one `AF_KTLS` socket, shared by its `struct sock` and by queued work.
 ///
 /// See the module documentation for the locking rules.
-///
-/// # Invariants
-///
-/// While `watching`, `watch` is on the wait queue of the socket in `bound` (with
-/// [`bound_wake`] as its function), and `bound` is `Some`.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct KtlsSocket {
     kind: SocketKind,
-    sk: OwnSock,
+    /// The socket's own sock, to wake its pollers.
+    sk: SockRef,
     /// Set once by `bind`; taken back by `release`.
     #[pin]
     bound: SpinLock<Option<Bound>>,
@@ -279,17 +244,21 @@ pub(crate) struct KtlsSocket {
     /// Sends pending records once the bound socket has room.
     #[pin]
     tx_work: Work<KtlsSocket>,
-    /// The entry through which the bound socket's wake-ups reach [`bound_wake`].
-    watch: WaitEntry,
-    watching: Atomic<bool>,
+    /// Watches the bound socket's wake-ups ([`OnWake`]).
+    #[pin]
+    watch: WaitEntry<KtlsSocket>,
 }
 
 impl_has_work! {
     impl HasWork<Self> for KtlsSocket { self.tx_work }
 }
 
+impl_has_wait_entry! {
+    impl HasWaitEntry for KtlsSocket { self.watch }
+}
+
 impl KtlsSocket {
-    fn new(kind: SocketKind, sk: OwnSock) -> impl PinInit<Self, Error> {
+    fn new(kind: SocketKind, sk: SockRef) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             kind,
             sk,
@@ -317,8 +286,7 @@ impl KtlsSocket {
             tx_pending: Atomic::new(false),
             closed: Atomic::new(false),
             tx_work <- new_work!("KtlsSocket::tx_work"),
-            watch: WaitEntry(Opaque::uninit()),
-            watching: Atomic::new(false),
+            watch <- WaitEntry::new(),
         }? Error)
     }
 
@@ -328,28 +296,35 @@ impl KtlsSocket {
     }
 
     /// `bind`: attaches the connected socket and fixes the version and cipher.
-    fn bind(&self, address: &[u8]) -> Result {
-        let address: &[u8; SOCKADDR_KTLS_LEN] = address.try_into().map_err(|_| EINVAL)?;
-        let field = |at: usize| u16::from_ne_bytes([address[at], address[at + 1]]);
-        let family = i32::from(field(0));
-        let (cipher, version, reserved) = (field(2), field(4), field(6));
-        let fd = i32::from_ne_bytes([address[8], address[9], address[10], address[11]]);
-        if family != crate::family() {
+    fn bind(this: ArcBorrow<'_, Self>, address: &[u8]) -> Result {
+        if address.len() != size_of::<uapi::sockaddr_ktls>() {
+            return Err(EINVAL);
+        }
+        let address = uapi::sockaddr_ktls::from_bytes_copy(address).ok_or(EINVAL)?;
+        if i32::from(address.sa_family) != crate::family() {
             return Err(EAFNOSUPPORT);
         }
-        if reserved != 0 {
+        if address.sa_reserved != 0 {
             return Err(EINVAL);
         }
-        let protection = RecordProtection::from_uapi(version, cipher).map_err(record_error)?;
-        if protection.version().is_datagram() != (self.kind == SocketKind::Datagram) {
+        let protection = RecordProtection::from_uapi(address.sa_version, address.sa_cipher)
+            .map_err(record_error)?;
+        if protection.version().is_datagram() != (this.kind == SocketKind::Datagram) {
             return Err(EINVAL);
         }
-        if self.bound.lock().is_some() {
+        if this.bound.lock().is_some() {
             return Err(EISCONN);
         }
-        let socket = Arc::new(BoundSocket::lookup(fd, self.kind)?, GFP_KERNEL)?;
+        let transport = match this.kind {
+            SocketKind::Stream => Transport::Tcp,
+            SocketKind::Datagram => Transport::Udp,
+        };
+        let socket = Arc::new(
+            InetSocket::claim(address.sa_socket, transport, &CLAIM_MARKER)?,
+            GFP_KERNEL,
+        )?;
         {
-            let mut bound = self.bound.lock();
+            let mut bound = this.bound.lock();
             if bound.is_some() {
                 // Another bind of this socket won the race; the claim is undone on drop.
                 return Err(EISCONN);
@@ -359,34 +334,16 @@ impl KtlsSocket {
                 protection,
             });
         }
-        // SAFETY: `watch` is pinned in this state and not on any queue (only one bind gets here);
-        // `detach_bound` removes it before the state is freed (type invariant).
-        unsafe { socket.watch(self.watch.get(), Some(bound_wake)) };
-        // INVARIANT: On the bound socket's queue, and `bound` is set.
-        self.watching.store(true, Release);
-        Ok(())
+        WaitEntry::watch(this, socket)
     }
 
     /// Lets go of the bound socket: no more wake-ups from it, and it is no longer claimed. The
     /// file reference goes with the last user of the state.
-    fn detach_bound(&self) {
-        let Some(bound) = self.bound.lock().take() else {
-            return;
-        };
-        if self.watching.xchg(false, Acquire) {
-            // SAFETY: By the type invariant `watch` is on this socket's queue.
-            unsafe { bound.socket.unwatch(self.watch.get()) };
+    fn detach_bound(this: &Arc<Self>) {
+        WaitEntry::unwatch(this);
+        if let Some(bound) = this.bound.lock().take() {
+            bound.socket.unclaim();
         }
-        bound.socket.unclaim();
-    }
-
-    /// `release`: sends what the bound socket takes now and lets go of it.
-    fn close(&self) {
-        self.closed.store(true, Release);
-        if let Some(tx) = Option::as_mut(&mut self.tx.lock().tx) {
-            tx.flush_on_close();
-        }
-        self.detach_bound();
     }
 
     /// `setsockopt(SOL_KTLS, ...)`. Never waits behind a blocked data call.
@@ -498,14 +455,14 @@ impl KtlsSocket {
     /// `sendmsg`: see [`Tx::send`]. Waits for room (within `SO_SNDTIMEO` of this socket,
     /// interruptibly) with no lock held; returns the bytes taken when interrupted after some.
     fn send(
-        &self,
+        this: ArcBorrow<'_, Self>,
         source: &mut IovIterSource<'_>,
         content_type: ContentType,
         flags: u32,
         mut timeout: c_long,
     ) -> Result<usize> {
         let nonblock = flags & bindings::MSG_DONTWAIT != 0;
-        let mut state = acquire(&self.tx, &self.tx_wait, nonblock, &mut timeout, |state| {
+        let mut state = acquire(&this.tx, &this.tx_wait, nonblock, &mut timeout, |state| {
             &mut state.writer_present
         })?;
         let mut progress = SendProgress::default();
@@ -523,10 +480,10 @@ impl KtlsSocket {
                     // Room reported but nothing sent: wait for the next wake-up before looking.
                     let sleep_first = waited_before && tx.sent_total() == sent_before;
                     let bound = tx.bound().clone();
-                    self.tx_pending.store(tx.has_pending(), Release);
+                    this.tx_pending.store(tx.has_pending(), Release);
                     drop(state);
                     let waited = bound.wait(&mut timeout, true, sleep_first);
-                    state = self.tx.lock();
+                    state = this.tx.lock();
                     if let Err(err) = waited {
                         break Err(err);
                     }
@@ -536,19 +493,19 @@ impl KtlsSocket {
             }
         };
         let pending = state.tx.as_ref().is_some_and(Tx::has_pending);
-        self.tx_pending.store(pending, Release);
+        this.tx_pending.store(pending, Release);
         state.writer_present = false;
         drop(state);
-        self.tx_wait.notify_all();
+        this.tx_wait.notify_all();
         if pending {
             // Room may have come while this call held the state: let the flush work look.
-            self.queue_tx_work();
+            Self::queue_tx_work(this);
         } else {
-            self.sk.wake(POLL_WRITABLE);
+            this.sk.wake(POLL_WRITABLE);
         }
         match result {
             Err(_) if progress.taken > 0 => Ok(progress.taken),
-            Err(err) if err == ENOKEY => Err(self.no_keys()),
+            Err(err) if err == ENOKEY => Err(this.no_keys()),
             result => result,
         }
     }
@@ -608,25 +565,13 @@ impl KtlsSocket {
     /// The poll mask: the bound socket's, with `POLLIN` iff a `recv` returns at once, `POLLOUT`
     /// iff a `send` takes data at once, and `POLLERR` only for errors a call would return (not
     /// for the bound socket's error queue, which `AF_KTLS` never reads).
-    ///
-    /// # Safety
-    ///
-    /// `wait` is the poll table the socket core passed with `file` and `sock`, this socket.
-    unsafe fn poll(
-        &self,
-        file: *mut bindings::file,
-        sock: *mut bindings::socket,
-        wait: *mut bindings::poll_table_struct,
-    ) -> u32 {
-        // SAFETY: The caller passes this socket's file, socket and poll table.
-        unsafe { shim::ktls_shim_sock_poll_wait(file, sock, wait) };
+    fn poll_mask(&self, poll: &Poll<'_>) -> u32 {
+        poll.wait_on_own_queue();
         let Some(bound) = self.bound() else {
             return 0;
         };
-        // SAFETY: `wait` is the poll table of this poll (see above).
-        let mut mask = unsafe { bound.socket.poll(wait) };
-        let bound_error = bound.socket.error_pending();
-        if !bound_error {
+        let mut mask = bound.socket.poll(poll);
+        if !bound.socket.error_pending() {
             mask &= !bindings::POLLERR;
         }
         if self.rx_configured.load(Acquire) {
@@ -675,32 +620,11 @@ impl KtlsSocket {
     }
 
     /// Queues the flush of pending records on the module's workqueue.
-    fn queue_tx_work(&self) {
-        let Some(queue) = crate::queue::queue() else {
-            return;
-        };
-        // SAFETY: Every `KtlsSocket` lives in an `Arc` (see `create`), at the address
-        // `Arc::into_raw` gives, and the caller holds a reference to it, which keeps the `Arc`
-        // alive for this borrow.
-        let this = unsafe { ArcBorrow::from_raw(self) };
-        // Already queued: that run will see the pending records.
-        let _ = queue.enqueue(Arc::from(this));
-    }
-
-    /// A wake-up of the bound socket, with its poll mask (0: unknown). Atomic context.
-    fn bound_woken(&self, mask: u32) {
-        let room = mask == 0 || mask & (POLL_WRITABLE | bindings::POLLERR | bindings::POLLHUP) != 0;
-        if room && self.tx_pending.load(Relaxed) && !self.closed.load(Relaxed) {
-            self.queue_tx_work();
+    fn queue_tx_work(this: ArcBorrow<'_, Self>) {
+        if let Some(queue) = crate::queue::queue() {
+            // Already queued: that run will see the pending records.
+            let _ = queue.enqueue(Arc::from(this));
         }
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for KtlsSocket {
-    fn drop(self: Pin<&mut Self>) {
-        // Normally `release` did this; the entry must never outlive the state.
-        self.detach_bound();
     }
 }
 
@@ -797,374 +721,186 @@ fn interrupted(timeout: c_long) -> Error {
     }
 }
 
-/// The wake function of `KtlsSocket::watch` on the bound socket's wait queue.
-///
-/// # Safety
-///
-/// Called by the wait queue code, under the queue's lock, for an entry that `KtlsSocket::bind`
-/// added.
-unsafe extern "C" fn bound_wake(
-    entry: *mut bindings::wait_queue_entry,
-    _mode: c_uint,
-    _flags: c_int,
-    key: *mut c_void,
-) -> c_int {
-    // SAFETY: The entry is the `watch` field of a `KtlsSocket` (only `bind` adds one), which
-    // stays alive while the entry is on the queue: `detach_bound` removes it, under this queue's
-    // lock, before the state can go.
-    let this = unsafe { &*kernel::container_of!(entry.cast::<WaitEntry>(), KtlsSocket, watch) };
-    // SAFETY: `key` is the wake-up's key, as the wait queue code passes it.
-    let mask = unsafe { shim::ktls_shim_wake_key_mask(key) };
-    this.bound_woken(mask);
-    0
-}
+#[vtable]
+impl SocketOps for KtlsSocket {
+    const FAMILY: &'static FamilySlot = &KTLS_FAMILY;
 
-/// `struct sockaddr_ktls` is 12 bytes (checked by `tests/c`).
-const SOCKADDR_KTLS_LEN: usize = core::mem::size_of::<uapi::sockaddr_ktls>();
-
-/// Flags `sendmsg` accepts (mainline kTLS's set); others fail with `EOPNOTSUPP`.
-const SEND_FLAGS: u32 = bindings::MSG_MORE
-    | bindings::MSG_DONTWAIT
-    | bindings::MSG_NOSIGNAL
-    | bindings::MSG_EOR
-    | bindings::MSG_SPLICE_PAGES
-    | bindings::MSG_CMSG_COMPAT;
-
-/// Flags `recvmsg` accepts; others (`MSG_OOB`, `MSG_ERRQUEUE`, ...) fail with `EOPNOTSUPP`.
-const RECV_FLAGS: u32 = bindings::MSG_PEEK
-    | bindings::MSG_DONTWAIT
-    | bindings::MSG_WAITALL
-    | bindings::MSG_TRUNC
-    | bindings::MSG_CMSG_COMPAT;
-
-/// The operations of every `AF_KTLS` socket.
-///
-/// Operations that make no sense for it use the kernel's `sock_no_*` helpers, which fail with
-/// `EOPNOTSUPP`.
-static KTLS_OPS: CTable<bindings::proto_ops> = CTable::new(bindings::proto_ops {
-    // The core never reads it; the registered family number is the module parameter.
-    family: 12,
-    owner: this_module::<crate::LocalModule>().as_ptr(),
-    release: Some(release),
-    bind: Some(bind),
-    connect: Some(shim::sock_no_connect),
-    socketpair: Some(shim::sock_no_socketpair),
-    accept: Some(shim::sock_no_accept),
-    getname: Some(shim::sock_no_getname),
-    poll: Some(poll),
-    ioctl: Some(shim::sock_no_ioctl),
-    listen: Some(shim::sock_no_listen),
-    shutdown: Some(shim::sock_no_shutdown),
-    setsockopt: Some(setsockopt),
-    getsockopt: Some(getsockopt),
-    sendmsg: Some(sendmsg),
-    recvmsg: Some(recvmsg),
-    mmap: Some(mmap),
-    ..pin_init::zeroed()
-});
-
-/// The state of the `AF_KTLS` socket `sock`.
-///
-/// # Safety
-///
-/// `sock` is a live socket set up by [`create`] and not yet released; the returned reference
-/// must not outlive the current socket operation.
-unsafe fn state<'a>(sock: *mut bindings::socket) -> ArcBorrow<'a, KtlsSocket> {
-    // SAFETY: The caller guarantees `sock` is live; `create` stored an `Arc<KtlsSocket>` in its
-    // `struct sock`, which `release` takes back only after every other operation ended.
-    unsafe { <Arc<KtlsSocket> as ForeignOwnable>::borrow(shim::ktls_shim_sk_ctx((*sock).sk)) }
-}
-
-/// `net_proto_family::create`: sets up a new `AF_KTLS` socket.
-///
-/// # Safety
-///
-/// Called by the socket core with a valid `net` and a freshly allocated `sock` that has no
-/// `struct sock` yet.
-pub(crate) unsafe extern "C" fn create(
-    net: *mut bindings::net,
-    sock: *mut bindings::socket,
-    protocol: c_int,
-    kern: c_int,
-) -> c_int {
-    from_result(|| {
-        // SAFETY: The caller passes a valid socket that nothing else uses yet.
-        let sock = unsafe { &mut *sock };
-        let kind = SocketKind::from_socket_args(i32::from(sock.type_), protocol)?;
-        let family = crate::family();
-        // SAFETY: `net` and `sock` are valid (see above).
-        let sk = NonNull::new(unsafe { shim::ktls_shim_sk_alloc(net, sock, family, kern) })
-            .ok_or(ENOMEM)?;
-        // SAFETY: `sk` was allocated just above and is attached to `sock`.
-        let own = unsafe { OwnSock::hold(sk) };
-        match Arc::pin_init(KtlsSocket::new(kind, own), GFP_KERNEL) {
-            Ok(state) => {
-                // SAFETY: `sk` is this socket's sock; it owns the state from now on.
-                unsafe { shim::ktls_shim_sk_set_ctx(sk.as_ptr(), state.into_foreign()) };
-            }
-            Err(err) => {
-                // `create` must leave no sock behind on failure (`__sock_create`).
-                // SAFETY: `sock` has the sock allocated above, with no context.
-                unsafe { shim::ktls_shim_sk_release(sock) };
-                return Err(err);
-            }
-        }
-        sock.ops = KTLS_OPS.get();
-        Ok(0)
-    })
-}
-
-/// `proto_ops::release`: sends what the bound socket takes now, lets go of it and drops the
-/// socket's state and its `struct sock`.
-///
-/// # Safety
-///
-/// Called by the socket core, once, with a socket created by [`create`].
-unsafe extern "C" fn release(sock: *mut bindings::socket) -> c_int {
-    // SAFETY: The caller passes a valid socket.
-    let sk = unsafe { (*sock).sk };
-    if sk.is_null() {
-        return 0;
+    fn create(sk: SockRef, args: CreateArgs) -> Result<Arc<Self>> {
+        let kind = SocketKind::from_socket_args(args.sock_type, args.protocol)?;
+        Arc::pin_init(Self::new(kind, sk), GFP_KERNEL)
     }
-    // SAFETY: `sk` was allocated by `create`; release runs once, after every other operation.
-    let ctx = unsafe { shim::ktls_shim_sk_take_ctx(sk) };
-    if !ctx.is_null() {
-        // SAFETY: `create` stored an `Arc<KtlsSocket>` as the context; it was just taken back,
-        // exactly once.
-        let state = unsafe { <Arc<KtlsSocket> as ForeignOwnable>::from_foreign(ctx) };
-        state.close();
-        // Queued work may hold the state a little longer; the last reference wipes the keys and
-        // frees both directions, the reference to the bound socket and the one to this sock.
-        drop(state);
-    }
-    // SAFETY: `sock` is valid and its context was taken back just above.
-    unsafe { shim::ktls_shim_sk_release(sock) };
-    0
-}
 
-/// `proto_ops::mmap`: `EOPNOTSUPP` (`sock_no_mmap` would say `ENODEV`).
-///
-/// # Safety
-///
-/// Called by the socket core; no argument is used.
-unsafe extern "C" fn mmap(
-    _file: *mut bindings::file,
-    _sock: *mut bindings::socket,
-    _vma: *mut bindings::vm_area_struct,
-) -> c_int {
-    EOPNOTSUPP.to_errno()
-}
-
-/// `proto_ops::bind`: see [`KtlsSocket::bind`].
-///
-/// # Safety
-///
-/// Called by the socket core with a live socket and `len` bytes of address in kernel memory.
-unsafe extern "C" fn bind(
-    sock: *mut bindings::socket,
-    address: *mut bindings::sockaddr_unsized,
-    len: c_int,
-) -> c_int {
-    from_result(|| {
-        let len = usize::try_from(len).map_err(|_| EINVAL)?;
-        if len != SOCKADDR_KTLS_LEN {
-            return Err(EINVAL);
+    /// Sends what the bound socket takes now and lets go of it; queued work may hold the state
+    /// a little longer, and the last reference wipes the keys and frees the rest.
+    fn release(this: Arc<Self>) {
+        this.closed.store(true, Release);
+        if let Some(tx) = Option::as_mut(&mut this.tx.lock().tx) {
+            tx.flush_on_close();
         }
-        // SAFETY: The socket core copied `len` bytes of address into kernel memory.
-        let address = unsafe { core::slice::from_raw_parts(address.cast::<u8>(), len) };
-        // SAFETY: The socket core passes a live socket.
-        unsafe { state(sock) }.bind(address)?;
-        Ok(0)
-    })
-}
+        Self::detach_bound(&this);
+    }
 
-/// `proto_ops::setsockopt` at `SOL_KTLS`.
-///
-/// # Safety
-///
-/// Called by the socket core with a live socket and `optval` valid for `optlen` bytes.
-unsafe extern "C" fn setsockopt(
-    sock: *mut bindings::socket,
-    level: c_int,
-    name: c_int,
-    optval: bindings::sockptr_t,
-    optlen: c_uint,
-) -> c_int {
-    from_result(|| {
-        if level != uapi::SOL_KTLS as c_int {
+    fn bind(this: ArcBorrow<'_, Self>, address: &[u8]) -> Result {
+        Self::bind(this, address)
+    }
+
+    fn setsockopt(
+        this: ArcBorrow<'_, Self>,
+        level: i32,
+        name: i32,
+        value: SockOptValue<'_>,
+    ) -> Result {
+        if level != SOL_KTLS {
             return Err(ENOPROTOOPT);
         }
-        let mut value = [0u8; MAX_CRYPTO_INFO_LEN];
-        let len = usize::try_from(optlen).map_err(|_| EINVAL)?;
-        let buf = value.get_mut(..len).ok_or(EINVAL)?;
-        // SAFETY: `buf` is valid for `len` bytes and the caller vouches for `optval`.
-        to_result(unsafe {
-            shim::ktls_shim_copy_from_sockptr(buf.as_mut_ptr().cast(), optval, len)
-        })?;
-        let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
-        // SAFETY: The socket core passes a live socket.
-        let result = unsafe { state(sock) }.set_option(name, buf);
-        crate::crypto::wipe(&mut value);
-        result.map(|()| 0)
-    })
-}
+        let mut bytes = [0u8; MAX_CRYPTO_INFO_LEN];
+        let result = value.copy_to(&mut bytes).and_then(|()| {
+            let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
+            this.set_option(name, bytes.get(..value.len()).ok_or(EINVAL)?)
+        });
+        wipe(&mut bytes);
+        result
+    }
 
-/// `proto_ops::getsockopt` at `SOL_KTLS`: `EINVAL` if the buffer is too short.
-///
-/// # Safety
-///
-/// Called by the socket core with a live socket and user pointers.
-unsafe extern "C" fn getsockopt(
-    sock: *mut bindings::socket,
-    level: c_int,
-    name: c_int,
-    optval: *mut c_char,
-    optlen: *mut c_int,
-) -> c_int {
-    from_result(|| {
-        if level != uapi::SOL_KTLS as c_int {
+    /// `EINVAL` if the buffer is too short.
+    fn getsockopt(this: ArcBorrow<'_, Self>, level: i32, name: i32, out: SockOptOut<'_>) -> Result {
+        if level != SOL_KTLS {
             return Err(ENOPROTOOPT);
         }
-        let optlen_user = UserPtr::from_ptr(optlen.cast());
-        let mut len_bytes = [0u8; 4];
-        UserSlice::new(optlen_user, 4)
-            .reader()
-            .read_slice(&mut len_bytes)?;
-        let room = usize::try_from(i32::from_ne_bytes(len_bytes)).map_err(|_| EINVAL)?;
+        let room = out.room()?;
         let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
         let mut value = [0u8; MAX_CRYPTO_INFO_LEN];
-        // SAFETY: The socket core passes a live socket.
-        let result = unsafe { state(sock) }.get_option(name, &mut value);
-        let written = result.and_then(|len| {
+        let result = this.get_option(name, &mut value).and_then(|len| {
             if room < len {
                 return Err(EINVAL);
             }
-            let out = UserSlice::new(UserPtr::from_ptr(optval.cast()), len);
-            out.writer().write_slice(value.get(..len).ok_or(EINVAL)?)?;
-            Ok(len)
+            out.write(value.get(..len).ok_or(EINVAL)?)
         });
-        crate::crypto::wipe(&mut value);
-        let len = c_int::try_from(written?).map_err(|_| EINVAL)?;
-        UserSlice::new(optlen_user, 4)
-            .writer()
-            .write_slice(&len.to_ne_bytes())?;
-        Ok(0)
-    })
-}
+        wipe(&mut value);
+        result
+    }
 
-/// `proto_ops::sendmsg`: see [`Tx::send`]. A `KTLS_SET_RECORD_TYPE` cmsg sends a record of
-/// another content type (not with `MSG_MORE`: `EINVAL`).
-///
-/// # Safety
-///
-/// Called by the socket core with a live socket and a valid message.
-unsafe extern "C" fn sendmsg(
-    sock: *mut bindings::socket,
-    msg: *mut bindings::msghdr,
-    _size: usize,
-) -> c_int {
-    from_result(|| {
-        // SAFETY: The socket core passes a valid message, used by this call only.
-        let msg = unsafe { &mut *msg };
-        let flags = msg.msg_flags;
+    /// A `KTLS_SET_RECORD_TYPE` cmsg sends a record of another content type (not with
+    /// `MSG_MORE`: `EINVAL`).
+    fn sendmsg(this: ArcBorrow<'_, Self>, sock: &Socket, msg: &mut Msg<'_>) -> Result<usize> {
+        let flags = msg.flags();
         if flags & !SEND_FLAGS != 0 {
             return Err(EOPNOTSUPP);
         }
         if flags & bindings::MSG_MORE != 0 && flags & bindings::MSG_EOR != 0 {
             return Err(EINVAL);
         }
-        let mut wire_type = 0u8;
-        // SAFETY: `msg` is valid; the socket core copied its control messages into the kernel.
-        let found = unsafe {
-            shim::ktls_shim_cmsg_record_type(
-                msg,
-                uapi::SOL_KTLS as c_int,
-                uapi::KTLS_SET_RECORD_TYPE as c_int,
-                &mut wire_type,
-            )
+        let content_type = match msg.control_u8(SOL_KTLS, uapi::KTLS_SET_RECORD_TYPE as i32)? {
+            Some(_) if flags & bindings::MSG_MORE != 0 => return Err(EINVAL),
+            Some(wire) => ContentType::from_wire(wire).map_err(|_| EINVAL)?,
+            None => ContentType::ApplicationData,
         };
-        to_result(found)?;
-        let content_type = if found > 0 {
-            if flags & bindings::MSG_MORE != 0 {
-                return Err(EINVAL);
-            }
-            ContentType::from_wire(wire_type).map_err(|_| EINVAL)?
-        } else {
-            ContentType::ApplicationData
-        };
-        // SAFETY: The socket core passes a live socket.
-        let this = unsafe { state(sock) };
-        // SAFETY: The socket core passes a live socket.
-        let timeout =
-            unsafe { shim::ktls_shim_sndtimeo(sock, flags & bindings::MSG_DONTWAIT != 0) };
-        // SAFETY: `msg_iter` is the message's valid source iterator, used by this call only.
-        let source = unsafe { IovIterSource::from_raw(&mut msg.msg_iter) };
-        let sent = this.send(source, content_type, flags, timeout)?;
-        c_int::try_from(sent).map_err(|_| EINVAL)
-    })
-}
+        let timeout = sock.sndtimeo(flags & bindings::MSG_DONTWAIT != 0);
+        Self::send(this, msg.source(), content_type, flags, timeout)
+    }
 
-/// `proto_ops::recvmsg`: see [`Rx::recv`]. Every call that returns data reports its record type
-/// in a `KTLS_GET_RECORD_TYPE` cmsg when the caller gave room for one.
-///
-/// # Safety
-///
-/// Called by the socket core with a live socket and a valid message.
-unsafe extern "C" fn recvmsg(
-    sock: *mut bindings::socket,
-    msg: *mut bindings::msghdr,
-    _size: usize,
-    flags: c_int,
-) -> c_int {
-    from_result(|| {
-        let flags = u32::try_from(flags).map_err(|_| EINVAL)?;
+    /// Every call that returns data reports its record type in a `KTLS_GET_RECORD_TYPE` cmsg
+    /// when the caller gave room for one.
+    fn recvmsg(
+        this: ArcBorrow<'_, Self>,
+        sock: &Socket,
+        msg: &mut Msg<'_>,
+        flags: u32,
+    ) -> Result<usize> {
         if flags & !RECV_FLAGS != 0 {
             return Err(EOPNOTSUPP);
         }
-        // SAFETY: The socket core passes a live socket.
-        let this = unsafe { state(sock) };
-        // SAFETY: The socket core passes a valid message; `msg_iter` is its destination
-        // iterator, used by this call only. `put_cmsg` below touches only the control fields.
-        let dest = unsafe { IovIterDest::from_raw(&raw mut (*msg).msg_iter) };
+        let timeout = sock.rcvtimeo(flags & bindings::MSG_DONTWAIT != 0);
+        let (dest, mut control) = msg.dest_and_control();
         let mut report_type = |content_type: ContentType| {
-            let wire = content_type.wire();
-            // SAFETY: `msg` is valid; `put_cmsg` reads and updates only its control fields
-            // (never `msg_iter`), and copies one byte from `wire`.
-            unsafe {
-                let err = bindings::put_cmsg(
-                    msg,
-                    uapi::SOL_KTLS as c_int,
-                    uapi::KTLS_GET_RECORD_TYPE as c_int,
-                    1,
-                    (&raw const wire).cast_mut().cast(),
-                );
-                err == 0 && (*msg).msg_flags & bindings::MSG_CTRUNC == 0
-            }
+            control.put(
+                SOL_KTLS,
+                uapi::KTLS_GET_RECORD_TYPE as i32,
+                &[content_type.wire()],
+            )
         };
-        let nonblock = flags & bindings::MSG_DONTWAIT != 0;
-        // SAFETY: The socket core passes a live socket.
-        let timeout = unsafe { shim::ktls_shim_rcvtimeo(sock, nonblock) };
         let received = this.recv(dest, flags, timeout, &mut report_type)?;
         if received.truncated {
-            // SAFETY: `msg` is valid and the iterator borrow ended.
-            unsafe { (*msg).msg_flags |= bindings::MSG_TRUNC };
+            msg.add_flags(bindings::MSG_TRUNC);
         }
-        c_int::try_from(received.len).map_err(|_| EINVAL)
-    })
+        Ok(received.len)
+    }
+
+    fn poll(this: ArcBorrow<'_, Self>, _sock: &Socket, poll: &Poll<'_>) -> u32 {
+        this.poll_mask(poll)
+    }
+
+    /// `EOPNOTSUPP` (the kernel's `sock_no_mmap` would say `ENODEV`).
+    fn mmap(_this: ArcBorrow<'_, Self>) -> Result {
+        Err(EOPNOTSUPP)
+    }
 }
 
-/// `proto_ops::poll`: see [`KtlsSocket::poll`]. Never sleeps on a lock.
-///
-/// # Safety
-///
-/// Called by the socket core with a live socket, its file and its poll table.
-unsafe extern "C" fn poll(
-    file: *mut bindings::file,
-    sock: *mut bindings::socket,
-    wait: *mut bindings::poll_table_struct,
-) -> bindings::__poll_t {
-    // SAFETY: The socket core passes a live socket.
-    let this = unsafe { state(sock) };
-    // SAFETY: The socket core passes this socket's file and poll table.
-    unsafe { this.poll(file, sock, wait) }
+impl OnWake for KtlsSocket {
+    /// A wake-up of the bound socket: room queues the flush of pending records.
+    fn woken(this: ArcBorrow<'_, Self>, mask: u32) {
+        let room = mask == 0 || mask & (POLL_WRITABLE | bindings::POLLERR | bindings::POLLHUP) != 0;
+        if room && this.tx_pending.load(Relaxed) && !this.closed.load(Relaxed) {
+            Self::queue_tx_work(this);
+        }
+    }
+}
+
+/// KUnit suite `af_ktls_socket`.
+#[cfg(ktls_kunit)]
+#[kernel::macros::kunit_tests(af_ktls_socket)]
+mod tests {
+    use super::SocketKind;
+    use kernel::{
+        bindings,
+        prelude::*, //
+    };
+
+    #[test]
+    fn stream_and_datagram_are_accepted() {
+        let stream = bindings::sock_type_SOCK_STREAM as i32;
+        let dgram = bindings::sock_type_SOCK_DGRAM as i32;
+        assert_eq!(
+            SocketKind::from_socket_args(stream, 0),
+            Ok(SocketKind::Stream)
+        );
+        assert_eq!(
+            SocketKind::from_socket_args(dgram, 0),
+            Ok(SocketKind::Datagram)
+        );
+    }
+
+    #[test]
+    fn other_types_are_not_supported() {
+        for sock_type in [
+            bindings::sock_type_SOCK_RAW,
+            bindings::sock_type_SOCK_SEQPACKET,
+            bindings::sock_type_SOCK_RDM,
+            0,
+            99,
+        ] {
+            assert_eq!(
+                SocketKind::from_socket_args(sock_type as i32, 0),
+                Err(ESOCKTNOSUPPORT)
+            );
+        }
+    }
+
+    #[test]
+    fn protocols_other_than_zero_are_not_supported() {
+        let stream = bindings::sock_type_SOCK_STREAM as i32;
+        assert_eq!(
+            SocketKind::from_socket_args(stream, 6),
+            Err(EPROTONOSUPPORT)
+        );
+        // The type is checked first, as its errno is the more specific one.
+        assert_eq!(SocketKind::from_socket_args(5, 6), Err(ESOCKTNOSUPPORT));
+    }
+
+    /// Fails on purpose in `make kunit-fail`, proving that `make check` notices failures.
+    #[cfg(ktls_kunit_fail)]
+    #[test]
+    fn deliberately_failing_case() {
+        assert_eq!(1 + 1, 3);
+    }
 }

@@ -4,15 +4,20 @@
 //! mainline's `/proc/net/tls_stat`).
 
 use kernel::{
-    ffi::c_char,
-    prelude::*,
+    seq_file::{
+        seq_print,
+        SeqFile, //
+    },
     sync::atomic::{
         Atomic,
         Relaxed, //
     },
 };
 
-use crate::record::header::ContentType;
+use crate::{
+    proc::Show,
+    record::header::ContentType, //
+};
 
 /// What af_ktls counts. The discriminant is the index in [`COUNTERS`] and [`NAMES`].
 #[derive(Clone, Copy)]
@@ -39,17 +44,17 @@ pub(crate) enum Counter {
 
 const COUNT: usize = 9;
 
-/// The names printed in `/proc/net/af_ktls`, NUL-terminated for the C side.
-static NAMES: [&CStr; COUNT] = [
-    c"KtlsTxRecords",
-    c"KtlsTxBytes",
-    c"KtlsRxRecords",
-    c"KtlsRxBytes",
-    c"KtlsRxControlRecords",
-    c"KtlsRxDecryptErrors",
-    c"KtlsRxReplayed",
-    c"KtlsRxOtherEpoch",
-    c"KtlsRxMalformed",
+/// The names printed in `/proc/net/af_ktls`.
+static NAMES: [&str; COUNT] = [
+    "KtlsTxRecords",
+    "KtlsTxBytes",
+    "KtlsRxRecords",
+    "KtlsRxBytes",
+    "KtlsRxControlRecords",
+    "KtlsRxDecryptErrors",
+    "KtlsRxReplayed",
+    "KtlsRxOtherEpoch",
+    "KtlsRxMalformed",
 ];
 
 static COUNTERS: [Atomic<u64>; COUNT] = [const { Atomic::new(0) }; COUNT];
@@ -81,26 +86,13 @@ pub(crate) fn count_record_out(len: usize) {
     add(Counter::TxBytes, len);
 }
 
-/// Number of counters, for the C side's `/proc` file.
-#[no_mangle]
-extern "C" fn ktls_stats_count() -> c_int {
-    COUNT as c_int
-}
+/// The content of `/proc/net/af_ktls`.
+pub(crate) struct Stats;
 
-/// Name of counter `index`, or NULL.
-#[no_mangle]
-extern "C" fn ktls_stats_name(index: c_int) -> *const c_char {
-    usize::try_from(index)
-        .ok()
-        .and_then(|index| NAMES.get(index))
-        .map_or(core::ptr::null(), |name| name.as_char_ptr().cast())
-}
-
-/// Value of counter `index` (0 for an unknown index).
-#[no_mangle]
-extern "C" fn ktls_stats_value(index: c_int) -> u64 {
-    usize::try_from(index)
-        .ok()
-        .and_then(|index| COUNTERS.get(index))
-        .map_or(0, |value| value.load(Relaxed))
+impl Show for Stats {
+    fn show(m: &SeqFile) {
+        for (name, value) in NAMES.iter().zip(COUNTERS.iter()) {
+            seq_print!(m, "{:<32}{}\n", name, value.load(Relaxed));
+        }
+    }
 }

@@ -19,12 +19,12 @@ use kernel::{
 };
 
 use crate::{
-    bound::BoundSocket,
     cipher::{
         RecordCipher,
         Sequence, //
     },
     keys::DirectionKeys,
+    net::inet::InetSocket,
     record::{
         header::ContentType,
         protection::{
@@ -61,7 +61,7 @@ pub(crate) enum SendStep {
 /// `pending` lies within `buf` and, while not empty, no record is open: the plaintext of an open
 /// record and unsent ciphertext share `buf`.
 pub(crate) struct Tx {
-    bound: Arc<BoundSocket>,
+    bound: Arc<InetSocket>,
     cipher: RecordCipher,
     keys: DirectionKeys,
     sequence: Sequence,
@@ -79,7 +79,7 @@ pub(crate) struct Tx {
 impl Tx {
     /// Sets up sending with `keys`; allocates everything the records need.
     pub(crate) fn new(
-        bound: Arc<BoundSocket>,
+        bound: Arc<InetSocket>,
         protection: RecordProtection,
         keys: DirectionKeys,
         max_payload: usize,
@@ -101,7 +101,7 @@ impl Tx {
     }
 
     /// The bound socket records go to.
-    pub(crate) fn bound(&self) -> &Arc<BoundSocket> {
+    pub(crate) fn bound(&self) -> &Arc<InetSocket> {
         &self.bound
     }
 

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers of the module's Rust layers: see helpers.h.
+ */
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/udp.h>
+#include <linux/workqueue.h>
+#include <net/net_namespace.h>
+#include <net/tcp.h>
+#include <net/tcp_states.h>
+#include "helpers.h"
+
+/* --- Socket families ------------------------------------------------------------------------ */
+
+/* A sock of an rnet_proto_register() proto: the generic sock plus its Rust context. */
+struct rnet_sock {
+	struct sock sk;
+	void *ctx;
+};
+
+struct proto *rnet_proto_register(const char *name, struct module *owner)
+{
+	struct proto *proto = kzalloc(sizeof(*proto), GFP_KERNEL);
+	int err;
+
+	if (!proto)
+		return NULL;
+	strscpy(proto->name, name, sizeof(proto->name));
+	proto->owner = owner;
+	proto->obj_size = sizeof(struct rnet_sock);
+	err = proto_register(proto, 1);
+	if (err) {
+		kfree(proto);
+		return ERR_PTR(err);
+	}
+	return proto;
+}
+
+void rnet_proto_unregister(struct proto *proto)
+{
+	proto_unregister(proto);
+	kfree(proto);
+}
+
+struct sock *rnet_sk_alloc(struct net *net, struct socket *sock, int family, int kern,
+			   struct proto *proto)
+{
+	struct sock *sk = sk_alloc(net, family, GFP_KERNEL, proto, kern);
+
+	if (!sk)
+		return NULL;
+	sock_init_data(sock, sk);
+	container_of(sk, struct rnet_sock, sk)->ctx = NULL;
+	return sk;
+}
+
+void rnet_sk_set_ctx(struct sock *sk, void *ctx)
+{
+	container_of(sk, struct rnet_sock, sk)->ctx = ctx;
+}
+
+void *rnet_sk_ctx(struct sock *sk)
+{
+	return container_of(sk, struct rnet_sock, sk)->ctx;
+}
+
+void *rnet_sk_take_ctx(struct sock *sk)
+{
+	return xchg(&container_of(sk, struct rnet_sock, sk)->ctx, NULL);
+}
+
+void rnet_sk_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	sock_orphan(sk);
+	sock->sk = NULL;
+	sock_put(sk);
+}
+
+/* --- Socks ---------------------------------------------------------------------------------- */
+
+void rnet_sock_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
+void rnet_sock_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
+void rnet_sk_wake(struct sock *sk, __poll_t mask)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	rcu_read_unlock();
+}
+
+void rnet_sock_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait)
+{
+	sock_poll_wait(file, sock, wait);
+}
+
+long rnet_sock_rcvtimeo(struct socket *sock, bool nonblock)
+{
+	return sock_rcvtimeo(sock->sk, nonblock);
+}
+
+long rnet_sock_sndtimeo(struct socket *sock, bool nonblock)
+{
+	return sock_sndtimeo(sock->sk, nonblock);
+}
+
+int rnet_cmsg_find_u8(struct msghdr *msg, int level, int type, u8 *out)
+{
+	struct cmsghdr *cmsg;
+	int found = 0;
+
+	if (!msg->msg_controllen)
+		return 0;
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return -EINVAL;
+		if (cmsg->cmsg_level != level)
+			continue;
+		if (cmsg->cmsg_type != type || cmsg->cmsg_len != CMSG_LEN(sizeof(*out)))
+			return -EINVAL;
+		*out = *(u8 *)CMSG_DATA(cmsg);
+		found = 1;
+	}
+	return found;
+}
+
+int rnet_copy_from_sockptr(void *dst, sockptr_t src, size_t len)
+{
+	return copy_from_sockptr(dst, src, len) ? -EFAULT : 0;
+}
+
+/* --- Connected inet sockets ----------------------------------------------------------------- */
+
+/*
+ * The proto_ops and struct proto of a fresh TCP and UDP socket, per inet family:
+ * [0] AF_INET, [1] AF_INET6; [0] TCP, [1] UDP. Not every one is exported to modules
+ * (inet6_dgram_ops, udpv6_prot are not), so they are learnt from sockets made for the purpose.
+ */
+struct rnet_inet_ops {
+	const struct proto_ops *ops;
+	const struct proto *prot;
+};
+
+static struct rnet_inet_ops rnet_inet_ops[2][2];
+
+int rnet_inet_learn_ops(void)
+{
+	static const int families[2] = { AF_INET, AF_INET6 };
+	int f, udp;
+
+	for (f = 0; f < 2; f++) {
+		for (udp = 0; udp < 2; udp++) {
+			struct socket *sock;
+			int err = sock_create_kern(&init_net, families[f],
+						   udp ? SOCK_DGRAM : SOCK_STREAM,
+						   udp ? IPPROTO_UDP : IPPROTO_TCP, &sock);
+
+			/* IPv6 may be disabled at boot: then no socket of it can be bound. */
+			if (err == -EAFNOSUPPORT && families[f] == AF_INET6)
+				continue;
+			if (err)
+				return err;
+			rnet_inet_ops[f][udp].ops = sock->ops;
+			rnet_inet_ops[f][udp].prot = READ_ONCE(sock->sk->sk_prot);
+			sock_release(sock);
+		}
+	}
+	return 0;
+}
+
+static void *rnet_user_data(struct sock *sk)
+{
+	uintptr_t data = (uintptr_t)rcu_dereference_protected(__sk_user_data(sk),
+				lockdep_is_held(&sk->sk_callback_lock));
+
+	return (void *)(data & SK_USER_DATA_PTRMASK);
+}
+
+int rnet_inet_claim(struct socket *sock, bool stream, void *marker)
+{
+	struct sock *sk = sock->sk;
+	const struct rnet_inet_ops *want;
+	int err = 0;
+
+	if (!sk)
+		return -EPROTOTYPE;
+	lock_sock(sk);
+	/* Every struct sock has these; the kind decides what the rest of it is. */
+	if ((sk->sk_family != AF_INET && sk->sk_family != AF_INET6) ||
+	    sk->sk_type != (stream ? SOCK_STREAM : SOCK_DGRAM) ||
+	    sk->sk_protocol != (stream ? IPPROTO_TCP : IPPROTO_UDP)) {
+		err = -EPROTOTYPE;
+		goto out;
+	}
+	/* An inet TCP socket, so inet_connection_sock fields are there to read. */
+	if (stream && inet_csk_has_ulp(sk)) {
+		err = -EEXIST;
+		goto out;
+	}
+	want = &rnet_inet_ops[sk->sk_family == AF_INET6][!stream];
+	if (READ_ONCE(sock->ops) != want->ops || READ_ONCE(sk->sk_prot) != want->prot) {
+		/* Numbers of TCP/UDP but other operations: sockmap or another layer has it. */
+		err = -EBUSY;
+		goto out;
+	}
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	if (!stream && READ_ONCE(udp_sk(sk)->encap_type)) {
+		err = -EBUSY;
+		goto out;
+	}
+	write_lock_bh(&sk->sk_callback_lock);
+	if (!rnet_user_data(sk))
+		__rcu_assign_sk_user_data_with_flags(sk, marker, SK_USER_DATA_NOCOPY);
+	else if (rnet_user_data(sk) == marker)
+		err = -EEXIST;
+	else
+		err = -EBUSY;
+	write_unlock_bh(&sk->sk_callback_lock);
+out:
+	release_sock(sk);
+	return err;
+}
+
+void rnet_inet_unclaim(struct socket *sock, void *marker)
+{
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (rnet_user_data(sk) == marker)
+		rcu_assign_sk_user_data(sk, NULL);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+void rnet_sock_add_wait(struct socket *sock, struct wait_queue_entry *entry,
+			wait_queue_func_t func)
+{
+	init_waitqueue_func_entry(entry, func);
+	add_wait_queue(sk_sleep(sock->sk), entry);
+}
+
+void rnet_sock_remove_wait(struct socket *sock, struct wait_queue_entry *entry)
+{
+	remove_wait_queue(sk_sleep(sock->sk), entry);
+}
+
+/*
+ * Whether a reader or writer of @sock could progress. The socket's own poll decides for data and
+ * room; errors count through sk_err only, never through EPOLLERR, which the error queue
+ * (IP_RECVERR, timestamps) raises without anything for recvmsg to return.
+ */
+static bool rnet_inet_ready(struct socket *sock, bool for_write)
+{
+	struct sock *sk = sock->sk;
+	__poll_t mask;
+
+	if (READ_ONCE(sk->sk_err))
+		return true;
+	mask = sock->ops->poll(sock->file, sock, NULL);
+	if (for_write)
+		return (mask & (EPOLLOUT | EPOLLWRNORM | EPOLLHUP)) ||
+		       (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN);
+	return mask & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP);
+}
+
+int rnet_inet_wait(struct socket *sock, long *timeo, bool for_write, bool sleep_first)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sock *sk = sock->sk;
+	int err = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	for (;;) {
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		if (!sleep_first && rnet_inet_ready(sock, for_write))
+			break;
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		sleep_first = false;
+		*timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, *timeo);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+bool rnet_sock_error_pending(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_err);
+}
+
+bool rnet_sock_input_ended(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_shutdown) & RCV_SHUTDOWN;
+}
+
+int rnet_tcp_inq(struct socket *sock)
+{
+	return tcp_inq(sock->sk);
+}
+
+/* --- AEAD ----------------------------------------------------------------------------------- */
+
+struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,
+				unsigned int tag_len, struct aead_request **req)
+{
+	struct crypto_aead *tfm = crypto_alloc_aead(alg_name, 0, 0);
+	int err;
+
+	if (IS_ERR(tfm))
+		return tfm;
+	err = crypto_aead_setkey(tfm, key, key_len);
+	if (!err)
+		err = crypto_aead_setauthsize(tfm, tag_len);
+	if (!err) {
+		*req = aead_request_alloc(tfm, GFP_KERNEL);
+		if (!*req)
+			err = -ENOMEM;
+	}
+	if (err) {
+		crypto_free_aead(tfm);
+		return ERR_PTR(err);
+	}
+	return tfm;
+}
+
+void raead_free(struct crypto_aead *tfm, struct aead_request *req)
+{
+	aead_request_free(req);
+	crypto_free_aead(tfm);
+}
+
+int raead_crypt(struct aead_request *req, bool encrypt, u8 *iv, u8 *aad, unsigned int aad_len,
+		u8 *data, unsigned int data_len)
+{
+	struct crypto_aead *tfm = crypto_aead_reqtfm(req);
+	unsigned int out_len = encrypt ? data_len + crypto_aead_authsize(tfm) : data_len;
+	struct scatterlist sg[2];
+	DECLARE_CRYPTO_WAIT(wait);
+	int err;
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], aad, aad_len);
+	sg_set_buf(&sg[1], data, out_len);
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &wait);
+	aead_request_set_crypt(req, sg, sg, data_len, iv);
+	aead_request_set_ad(req, aad_len);
+	err = crypto_wait_req(encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req), &wait);
+	return err;
+}
+
+/* --- Workqueue ------------------------------------------------------------------------------ */
+
+struct workqueue_struct *rwq_alloc(const char *name)
+{
+	return alloc_workqueue("%s", WQ_UNBOUND, 0, name);
+}
+
+/* --- /proc/net ------------------------------------------------------------------------------ */
+
+int rproc_net_create_single(const char *name, int (*show)(struct seq_file *, void *))
+{
+	return proc_create_single(name, 0444, init_net.proc_net, show) ? 0 : -ENOMEM;
+}
+
+void rproc_net_remove(const char *name)
+{
+	remove_proc_entry(name, init_net.proc_net);
+}

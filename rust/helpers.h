@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers of the module's Rust layers: the static-inline kernel functions they need and the few
+ * objects (struct proto, struct sock's context) that the kernel's Rust bindings cannot express.
+ * Input of the module's own bindgen run (see Kbuild), which also declares the exported kernel
+ * functions allowlisted there that kernel::bindings lacks. Nothing here knows AF_KTLS; each
+ * section belongs to one Rust file:
+ *
+ *   rnet_*   rust/net/ (socket families, socks, connected inet sockets, wait entries)
+ *   raead_*  rust/crypto.rs (AEAD requests)
+ *   rwq_*    rust/queue.rs (an owned workqueue)
+ *   rproc_*  rust/proc.rs (single-show /proc/net files)
+ */
+#ifndef RUST_HELPERS_H
+#define RUST_HELPERS_H
+
+#include <crypto/aead.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/seq_file.h>
+#include <linux/sockptr.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <net/sock.h>
+
+/* --- Socket families (rust/net/family.rs) ---------------------------------------------------- */
+
+/*
+ * Allocates and registers a `struct proto` named @name, owned by @owner, whose socks carry a
+ * context pointer (rnet_sk_ctx()). Returns NULL (out of memory) or an ERR_PTR of
+ * proto_register().
+ */
+struct proto *rnet_proto_register(const char *name, struct module *owner);
+
+/* Unregisters and frees a proto of rnet_proto_register(); its last sock is gone. */
+void rnet_proto_unregister(struct proto *proto);
+
+/*
+ * Allocates a `struct sock` of @proto for @family and attaches it to @sock (sock_init_data).
+ * Its context is NULL. Returns NULL when out of memory.
+ */
+struct sock *rnet_sk_alloc(struct net *net, struct socket *sock, int family, int kern,
+			   struct proto *proto);
+
+/* The context of a sock of an rnet_proto_register() proto; setting passes ownership to it. */
+void rnet_sk_set_ctx(struct sock *sk, void *ctx);
+void *rnet_sk_ctx(struct sock *sk);
+
+/* Takes the context back (leaving NULL). */
+void *rnet_sk_take_ctx(struct sock *sk);
+
+/* Detaches @sock's sock, orphans it and drops the socket's reference (release and failed create). */
+void rnet_sk_release(struct socket *sock);
+
+/* --- Socks (rust/net/sock.rs, rust/net/socket.rs) ------------------------------------------- */
+
+/* sock_hold(), sock_put(). */
+void rnet_sock_hold(struct sock *sk);
+void rnet_sock_put(struct sock *sk);
+
+/* Wakes @sk's pollers with @mask (as sock_def_readable does); nothing once it is orphaned. */
+void rnet_sk_wake(struct sock *sk, __poll_t mask);
+
+/* sock_poll_wait(): registers @wait on @sock's own wait queue. */
+void rnet_sock_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait);
+
+/* @sock's SO_RCVTIMEO / SO_SNDTIMEO in jiffies, 0 when @nonblock. */
+long rnet_sock_rcvtimeo(struct socket *sock, bool nonblock);
+long rnet_sock_sndtimeo(struct socket *sock, bool nonblock);
+
+/*
+ * Finds the control message @level/@type with a one-byte payload in @msg (kernel copy of the
+ * control data, as sendmsg has it) and stores the byte in *@out. Returns 1 when found, 0 when
+ * absent, -EINVAL for a malformed control message or one of another type at @level.
+ */
+int rnet_cmsg_find_u8(struct msghdr *msg, int level, int type, u8 *out);
+
+/* copy_from_sockptr(): 0 or -EFAULT. */
+int rnet_copy_from_sockptr(void *dst, sockptr_t src, size_t len);
+
+/* --- Connected inet sockets (rust/net/inet.rs) ----------------------------------------------- */
+
+/*
+ * Learns the proto_ops and struct proto the kernel gives a fresh TCP and UDP socket of each inet
+ * family, from sockets made and released at once (not all of them are exported to modules).
+ * Returns 0 or the errno of sock_create_kern().
+ */
+int rnet_inet_learn_ops(void);
+
+/*
+ * Checks that @sock is a connected TCP (@stream) or UDP socket of AF_INET/AF_INET6 with the
+ * kernel's own operations (so its sock really is a tcp_sock or udp_sock) and nothing attached,
+ * and marks its sk_user_data with @marker (8-byte aligned) as its users' convention is. Returns 0,
+ * -EPROTOTYPE (another kind of socket), -ENOTCONN, -EEXIST (@marker or a TCP upper layer protocol
+ * is there already) or -EBUSY (another kernel user holds it).
+ */
+int rnet_inet_claim(struct socket *sock, bool stream, void *marker);
+
+/* Clears sk_user_data if it is still @marker. */
+void rnet_inet_unclaim(struct socket *sock, void *marker);
+
+/* Adds @entry, with @func as its wake function, to @sock's wait queue; removes it. */
+void rnet_sock_add_wait(struct socket *sock, struct wait_queue_entry *entry,
+			wait_queue_func_t func);
+void rnet_sock_remove_wait(struct socket *sock, struct wait_queue_entry *entry);
+
+/*
+ * Waits on @sock, for at most *@timeo jiffies (updated), until a reader (@for_write false) or a
+ * writer could make progress: data, the end of input or sk_err, resp. room, the end of output or
+ * sk_err. Error-queue entries (IP_RECVERR, timestamps) do not count. With @sleep_first it sleeps
+ * until the next wake-up before looking. Returns 0, -EAGAIN when the time ran out, or the errno
+ * of a pending signal (-ERESTARTSYS without a timeout, else -EINTR).
+ */
+int rnet_inet_wait(struct socket *sock, long *timeo, bool for_write, bool sleep_first);
+
+/* Whether sk_err is set; whether the input ended (shutdown(SHUT_RD), FIN, reset). */
+bool rnet_sock_error_pending(struct socket *sock);
+bool rnet_sock_input_ended(struct socket *sock);
+
+/* tcp_inq() of a TCP socket. */
+int rnet_tcp_inq(struct socket *sock);
+
+/* --- AEAD (rust/crypto.rs) ------------------------------------------------------------------ */
+
+/*
+ * Allocates the transform @alg_name (e.g. "gcm(aes)") with @key and a @tag_len-byte tag, and one
+ * request for it, stored in *@req. Returns an ERR_PTR on failure.
+ */
+struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,
+				unsigned int tag_len, struct aead_request **req);
+
+/* Frees a transform and its request; the crypto API wipes the key schedule. */
+void raead_free(struct crypto_aead *tfm, struct aead_request *req);
+
+/*
+ * Encrypts (@encrypt) or decrypts @data in place, waiting for the result. @aad and @data must be
+ * in the kernel's linear mapping (kmalloc, not the stack). For encryption @data_len is the
+ * plaintext length and @data must have room for the tag after it; for decryption @data_len
+ * includes the tag. Returns 0, -EBADMSG when authentication fails, or another error.
+ */
+int raead_crypt(struct aead_request *req, bool encrypt, u8 *iv, u8 *aad, unsigned int aad_len,
+		u8 *data, unsigned int data_len);
+
+/* --- Workqueue (rust/queue.rs) -------------------------------------------------------------- */
+
+/* alloc_workqueue(@name, WQ_UNBOUND, 0): work runs on whichever CPU is free. */
+struct workqueue_struct *rwq_alloc(const char *name);
+
+/* --- /proc/net (rust/proc.rs) --------------------------------------------------------------- */
+
+/* Creates /proc/net/@name in the initial network namespace, shown by @show. 0 or -ENOMEM. */
+int rproc_net_create_single(const char *name, int (*show)(struct seq_file *, void *));
+
+/* Removes /proc/net/@name. */
+void rproc_net_remove(const char *name);
+
+#endif /* RUST_HELPERS_H */
