@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -45,6 +46,15 @@ static const char *openssl_error(void)
 	return buf;
 }
 
+/* No test waits forever: blocking calls on these sockets give up after 20 s. */
+static void time_limit(int fd)
+{
+	struct timeval tv = { .tv_sec = 20 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 int connected_pair(bool dgram, int *client, int *server)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -63,6 +73,8 @@ int connected_pair(bool dgram, int *client, int *server)
 		    connect(c, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 		    connect(l, (struct sockaddr *)&b, sizeof(b)) < 0)
 			goto err;
+		time_limit(c);
+		time_limit(l);
 		*client = c;
 		*server = l;
 		return 0;
@@ -73,6 +85,8 @@ int connected_pair(bool dgram, int *client, int *server)
 	if (*server < 0)
 		goto err;
 	close(l);
+	time_limit(c);
+	time_limit(*server);
 	*client = c;
 	return 0;
 err:
