@@ -381,15 +381,19 @@ static void follows_moved_family(void **state)
 
 static void without_module(void **state)
 {
-	struct peer_opts o = { .proto = PROTO_TLS13, .cipher = CIPHER_AES128, .tickets = 0,
-			       .afktls_init = true };
-	struct side sd;
+	struct afktls_keys keys;
+	int cfd, sfd;
 
 	(void)state;
-	connect_sides(&sd, LIB_GNUTLS, true, &o);
-	expect_failure(afktls_from_gnutls(sd.ktls->session, 0), EAFNOSUPPORT,
+	memset(&keys, 0, sizeof(keys));
+	keys.tx.info.version = keys.rx.info.version = KTLS_VERSION_TLS_1_3;
+	keys.tx.info.cipher_type = keys.rx.info.cipher_type = KTLS_CIPHER_AES_GCM_128;
+	assert_int_equal(connected_pair(false, &cfd, &sfd), 0);
+	assert_int_equal(afktls_family(), AF_KTLS);
+	expect_failure(afktls_attach(cfd, &keys, 0), EAFNOSUPPORT,
 		       "is the af_ktls module loaded?");
-	side_free(&sd);
+	close(cfd);
+	close(sfd);
 }
 
 int main(int argc, char **argv)
