@@ -317,12 +317,24 @@ static void mismatched_keys_are_eproto(void **state)
 	bad.rx.info.cipher_type = KTLS_CIPHER_CHACHA20_POLY1305;
 	expect_failure(afktls_attach(sd.cfd, &bad, 0), EPROTO, "version or cipher");
 
-	/* The refused attempts left the transport free: the right keys still work. */
+	/*
+	 * The refused attempts left the connection as it was: it goes on in userspace, and a
+	 * handoff after that (with the records exchanged meanwhile counted) still works.
+	 */
+	afktls_wipe(&keys, sizeof(keys));
+	assert_int_equal(peer_write_all(sd.ktls, "ping", 4), 0);
+	assert_int_equal(peer_read_all(sd.user, &bad, 4), 0);
+	assert_int_equal(peer_write_all(sd.user, "pong", 4), 0);
+	assert_int_equal(peer_read_all(sd.ktls, &bad, 4), 0);
+	assert_int_equal(afktls_openssl_keys(sd.ktls->ssl, &keys), 0);
 	sd.s = afktls_attach(sd.cfd, &keys, 0);
 	assert_true(sd.s >= 0);
 	afktls_wipe(&keys, sizeof(keys));
 	assert_int_equal(peer_write_all(sd.user, "ok", 2), 0);
 	assert_int_equal(afktls_recv(sd.s, &bad, sizeof(bad), 0), 2);
+	assert_int_equal(send(sd.s, "back", 4, 0), 4);
+	assert_int_equal(peer_read_all(sd.user, &bad, 4), 0);
+	assert_memory_equal(&bad, "back", 4);
 	side_free(&sd);
 }
 
