@@ -143,8 +143,9 @@ int afktls_openssl_keys(struct ssl_st *ssl, struct afktls_keys *keys);
 /*
  * The one call: afktls_openssl_keys() + afktls_attach() on SSL_get_fd(ssl), keys wiped
  * afterwards. Returns the AF_KTLS socket, or -1 with the errno of either (EBADF: the SSL has
- * no file descriptor). Use the returned socket from now on, never SSL_read/SSL_write/
- * SSL_shutdown on `ssl` again; SSL_free(ssl) is fine.
+ * no file descriptor). Use the returned socket from now on, never SSL_read/SSL_write on `ssl`
+ * again. The SSL is marked shut down (SSL_set_shutdown), so SSL_shutdown() sends nothing and
+ * SSL_free() keeps its session resumable.
  */
 int afktls_from_openssl(struct ssl_st *ssl, unsigned int flags);
 

@@ -551,6 +551,12 @@ AFKTLS_API int afktls_from_openssl(SSL *ssl, unsigned int flags)
 		struct conn_state *st = conn_state(ssl);
 
 		OPENSSL_cleanse(st->secret, sizeof(st->secret));
+		/*
+		 * OpenSSL's record state is stale now: marked shut down, SSL_shutdown() sends
+		 * nothing with old sequence numbers, and SSL_free() keeps the session resumable
+		 * (it drops the sessions of connections freed without a shutdown).
+		 */
+		SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	}
 	return s;
 }

@@ -296,6 +296,46 @@ static void recv_reports_alert_and_key_update(void **state)
 	side_free(&sd);
 }
 
+/*
+ * A TLS 1.2 session handed over stays resumable (afktls_from_openssl marks the SSL shut down;
+ * OpenSSL drops the sessions of SSL objects freed without a shutdown), and the abbreviated
+ * handshake, where the server's ChangeCipherSpec and Finished come first, hands over too.
+ */
+static void resumed_session_hands_over(void **state)
+{
+	gnutls_datum_t ticket_key;
+	struct peer_opts o = { .proto = PROTO_TLS12, .cipher = CIPHER_AES256, .tickets = -1,
+			       .afktls_init = true, .ticket_key = &ticket_key };
+	SSL_SESSION *session = NULL;
+	unsigned char buf[8];
+	struct side sd;
+
+	(void)state;
+	assert_int_equal(gnutls_session_ticket_key_generate(&ticket_key), 0);
+	for (int round = 0; round < 2; round++) {
+		connect_sides(&sd, LIB_OPENSSL, false, &o);
+		if (round == 1)
+			assert_true(SSL_session_reused(sd.ktls->ssl));
+		hand_over(&sd);
+		assert_int_equal(send(sd.s, "resume", 6, 0), 6);
+		assert_int_equal(peer_read_all(sd.user, buf, 6), 0);
+		assert_int_equal(peer_write_all(sd.user, "again", 5), 0);
+		assert_int_equal(afktls_recv(sd.s, buf, sizeof(buf), 0), 5);
+		assert_memory_equal(buf, "again", 5);
+		if (round == 0) {
+			session = SSL_get1_session(sd.ktls->ssl);
+			assert_non_null(session);
+			side_free(&sd);
+			/* The next connection offers the session. */
+			o.resume = session;
+		} else {
+			side_free(&sd);
+		}
+	}
+	SSL_SESSION_free(session);
+	gnutls_free(ticket_key.data);
+}
+
 /* ---- afktls_attach() and the kernel's errors ---------------------------------------------- */
 
 static void mismatched_keys_are_eproto(void **state)
@@ -414,6 +454,7 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(recv_skips_tickets),
 		cmocka_unit_test(recv_reports_alert_and_key_update),
+		cmocka_unit_test(resumed_session_hands_over),
 		cmocka_unit_test(mismatched_keys_are_eproto),
 		cmocka_unit_test(transports_refused),
 		cmocka_unit_test(family_from_sysfs),

@@ -221,6 +221,55 @@ static void records_read_before_handoff(void **state)
 	}
 }
 
+/* Resumed sessions (TLS 1.2 abbreviated handshake: the server's Finished comes first; TLS 1.3
+ * with a PSK): an OpenSSL client resumes with a GnuTLS server. */
+static void resumed_sessions(void **state)
+{
+	const enum peer_proto protos[] = { PROTO_TLS12, PROTO_TLS13 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+		gnutls_datum_t ticket_key;
+		struct peer_opts o = { .proto = protos[i], .cipher = CIPHER_AES128, .tickets = -1,
+				       .afktls_init = true, .ticket_key = &ticket_key };
+		struct afktls_keys ko, kg;
+		SSL_SESSION *session;
+		unsigned char buf[4];
+		struct pair pr;
+
+		assert_int_equal(gnutls_session_ticket_key_generate(&ticket_key), 0);
+		/* First connection: the client reads the server's ticket (TLS 1.3: after the
+		 * handshake, before the data). */
+		pair_up(&pr, false, &o, &o);
+		assert_int_equal(peer_write_all(&pr.server, "x", 1), 0);
+		assert_int_equal(peer_read_all(&pr.client, buf, 1), 0);
+		session = SSL_get1_session(pr.client.ssl);
+		assert_non_null(session);
+		/* OpenSSL keeps a session resumable only after a shutdown (afktls_from_openssl
+		 * marks it so; this connection stays in userspace). */
+		peer_close_notify(&pr.client);
+		pair_free(&pr);
+
+		assert_int_equal(connected_pair(false, &pr.cfd, &pr.sfd), 0);
+		assert_int_equal(peer_setup(&pr.server, LIB_GNUTLS, true, pr.sfd, &o), 0);
+		assert_int_equal(peer_setup(&pr.client, LIB_OPENSSL, false, pr.cfd, &o), 0);
+		assert_int_equal(SSL_set_session(pr.client.ssl, session), 1);
+		if (handshake_pair(&pr.client, &pr.server) < 0)
+			fail_msg("resumption: %s / %s", pr.client.error, pr.server.error);
+		assert_true(SSL_session_reused(pr.client.ssl));
+		assert_int_equal(afktls_openssl_keys(pr.client.ssl, &ko), 0);
+		assert_int_equal(afktls_gnutls_keys(pr.server.session, &kg), 0);
+		print_message("      %s resumed: tx seq %llu, rx seq %llu\n", proto_names[protos[i]],
+			      (unsigned long long)rec_seq(&ko.tx), (unsigned long long)rec_seq(&ko.rx));
+		same_direction(&ko.tx, &kg.rx, 0);
+		/* TLS 1.3: the server's new tickets are in flight, as after a full handshake. */
+		same_direction(&kg.tx, &ko.rx, protos[i] == PROTO_TLS13 ? rec_seq(&kg.tx) : 0);
+		SSL_SESSION_free(session);
+		pair_free(&pr);
+		gnutls_free(ticket_key.data);
+	}
+}
+
 static void expect_failure(int ret, int err, const char *words)
 {
 	assert_int_equal(ret, -1);
@@ -404,6 +453,7 @@ int main(void)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(tls13_tickets_in_flight),
 		cmocka_unit_test(records_read_before_handoff),
+		cmocka_unit_test(resumed_sessions),
 		cmocka_unit_test(refuses_buffered_data),
 		cmocka_unit_test(refuses_unsupported_suites),
 		cmocka_unit_test(refuses_after_key_update),

@@ -149,6 +149,8 @@ static int openssl_setup(struct peer *p)
 		return fail(p, "SSL_new: %s", openssl_error());
 	if (!p->server)
 		SSL_set1_host(p->ssl, "localhost");
+	if (!p->server && p->opts.resume && SSL_set_session(p->ssl, p->opts.resume) != 1)
+		return fail(p, "SSL_set_session: %s", openssl_error());
 	if (dtls) {
 		BIO *bio = BIO_new_dgram(p->fd, BIO_NOCLOSE);
 		struct sockaddr_storage peer;
@@ -212,9 +214,11 @@ static int gnutls_setup(struct peer *p)
 	if (ret < 0)
 		return gnutls_fail(p, "gnutls_credentials_set", ret);
 	if (p->server && p->opts.tickets != 0) {
-		ret = gnutls_session_ticket_key_generate(&p->ticket_key);
+		ret = p->opts.ticket_key ? 0 : gnutls_session_ticket_key_generate(&p->ticket_key);
 		if (ret >= 0)
-			ret = gnutls_session_ticket_enable_server(p->session, &p->ticket_key);
+			ret = gnutls_session_ticket_enable_server(p->session, p->opts.ticket_key ?
+									      p->opts.ticket_key :
+									      &p->ticket_key);
 		if (ret < 0)
 			return gnutls_fail(p, "session tickets", ret);
 	}

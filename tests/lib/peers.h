@@ -26,6 +26,11 @@ struct peer_opts {
 	int tickets;
 	/* OpenSSL: call afktls_openssl_init() before the handshake. */
 	bool afktls_init;
+	/* GnuTLS server: this session ticket key (shared between connections, for resumption)
+	 * instead of a new one. */
+	gnutls_datum_t *ticket_key;
+	/* OpenSSL client: offer this session (SSL_set_session). */
+	SSL_SESSION *resume;
 };
 
 struct peer {
