@@ -6,6 +6,8 @@
 #   make kunit-fail    prove the harness fails: check with one deliberately failing KUnit case
 #   make fuzz          fuzz the record layer (FUZZ_SECONDS per target, default 300)
 #   make demo          real handshakes, 64 MiB each way through af_ktls / userspace / ulp, a table
+#   make lib           libafktls (C: OpenSSL/GnuTLS session -> AF_KTLS) into build/lib, with
+#                      pkg-config files; make -C lib install PREFIX=... installs it
 #   make bench         arrives with the benchmark issue
 #
 # Kbuild reads ./Kbuild, not this file.
@@ -26,7 +28,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
 KDIR_LLVM = $(if $(shell grep -sx CONFIG_CC_IS_CLANG=y $(KDIR)/.config),LLVM=-$(LLVM_VERSION))
 KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN) $(KDIR_LLVM)
 
-.PHONY: all module kernel check kunit-fail clippy-module clean demo bench fuzz
+.PHONY: all module kernel check kunit-fail clippy-module clean demo bench fuzz lib
 
 all: module
 
@@ -42,6 +44,9 @@ clippy-module: $(if $(filter $(DEFAULT_KDIR),$(KDIR)),kernel)
 
 check:
 	tools/check.sh
+
+lib:
+	$(MAKE) -C lib
 
 kunit-fail:
 	AF_KTLS_KUNIT_FAIL=1 tools/check.sh --vm-only

@@ -79,12 +79,20 @@ if [ "$vm_only" = 0 ]; then
     step module_clippy no_warnings make -s KERNEL_FLAVOUR=base clippy-module
 fi
 step c_tests_build make -s -C tests/c
+# libafktls (lib/): static and shared libraries, pkg-config files, its tests and the OpenSSL/
+# GnuTLS examples (tests/lib); keys_test needs no kernel: OpenSSL-derived keys against GnuTLS's.
+step lib_build make -s lib
+step lib_tests_build make -s -C tests/lib
+if [ "$vm_only" = 0 ]; then
+    step lib_keys_test build/tests/lib/keys_test
+fi
 # ktls-tool drives the interop tests in the VM (which has no cargo); the example is the
 # documented Rust program. Naming an --example makes cargo build only the named targets, so the
-# binary is named too, and the step checks that both exist.
+# binary is named too, and the step checks that all exist.
 step ktls_tool_build bash -c 'cargo build --release --locked -q -p ktls-tool -p ktls \
-        --bin ktls-tool --example tls13_loopback &&
-    test -x target/release/ktls-tool && test -x target/release/examples/tls13_loopback'
+        --bin ktls-tool --example tls13_loopback --example rustls_echo --example nondata_records &&
+    test -x target/release/ktls-tool && test -x target/release/examples/tls13_loopback &&
+    test -x target/release/examples/rustls_echo && test -x target/release/examples/nondata_records'
 
 
 for f in $flavours; do

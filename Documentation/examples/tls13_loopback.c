@@ -54,7 +54,9 @@ int main(void)
 	CHECK(server = accept(listener, NULL, NULL));
 
 	/* What the handshake would have produced: client and server write keys and IVs. For TLS
-	 * 1.3, salt || iv is the 12-byte write IV; rec_seq starts at 0 after the handshake. */
+	 * 1.3, salt || iv is the 12-byte write IV. rec_seq is the next record's number: 0 here, as
+	 * for a client right after a TLS 1.3 handshake; a server that sent session tickets starts
+	 * after them (af_ktls.md, "Sequence numbers, per role"). */
 	struct ktls_crypto_info_aes_gcm_128 c2s = {
 		.info = { KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128 },
 		.key = "client-write-key", .salt = "cIV.", .iv = "client-i",

@@ -78,33 +78,48 @@ if [ "$kunit_only" = 0 ]; then
     run_cmocka c_data "$repo/build/tests/c/data_test"
     check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
     check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
+    # rustls in userspace on one end, AF_KTLS (ktls::from_rustls) on the other, both roles.
+    check doc_example_rust_rustls_echo "$repo/target/release/examples/rustls_echo"
+    check doc_example_rust_nondata_records "$repo/target/release/examples/nondata_records"
+    # libafktls: OpenSSL and GnuTLS sessions handed over, against the other library in userspace.
+    run_cmocka lib_handoff "$repo/build/tests/lib/handoff_test"
 fi
 
-# Real handshakes (rustls, OpenSSL) handed to AF_KTLS, against OpenSSL and GnuTLS peers; and the
-# same matrix through mainline kTLS, which shows the harness and peers work independently of us.
-run_interop() {
-    local name=$1 backend=$2 t0=$SECONDS
-    "$repo/tests/interop/run.sh" "$backend" > "$out/$name.log" 2>&1
+# run_harness NAME COMMAND...: a script that prints PASS/FAIL/SKIP lines (details indented
+# under them) and ends with "N passed, N failed"; its failures are shown, its counts added.
+run_harness() {
+    local name=$1 t0=$SECONDS; shift
+    "$@" > "$out/$name.log" 2>&1
     local rc=$? p f
     p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out/$name.log"); p=${p:-0}
     f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$out/$name.log"); f=${f:-0}
-    grep -E '^(FAIL|SKIP)' "$out/$name.log" | sed 's/^/    | /'
+    awk '/^(FAIL|SKIP)/ { show = 1; print; next } /^    / { if (show) print; next } { show = 0 }' \
+        "$out/$name.log" | sed 's/^/    | /'
     if [ "$rc" != 0 ] || [ "$p" = 0 ]; then
         tail -n 20 "$out/$name.log" | sed 's/^/    | /'; [ "$f" = 0 ] && f=1
     fi
     count "$name" "$p" "$f" "$t0"
 }
 if [ "$interop" = 1 ]; then
-    run_interop interop_af_ktls af_ktls
-    run_interop interop_ulp ulp
+    # Real handshakes (rustls, OpenSSL) handed to AF_KTLS, against OpenSSL and GnuTLS peers; and
+    # the same matrix through mainline kTLS, which shows the harness and peers work independently
+    # of us.
+    run_harness interop_af_ktls "$repo/tests/interop/run.sh" af_ktls
+    run_harness interop_ulp "$repo/tests/interop/run.sh" ulp
+    # The documentation's OpenSSL and GnuTLS echo examples (libafktls) against gnutls-serv and
+    # the other library's example in userspace.
+    run_harness lib_examples "$repo/tests/lib/examples.sh"
 fi
 
 check rmmod rmmod af_ktls
 if [ "$kunit_only" = 0 ]; then
     run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
+    run_cmocka lib_without_module "$repo/build/tests/lib/handoff_test" --no-module
     check reload_cycles bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' && rmmod af_ktls || exit 1; done"
     check family_parameter_moves_the_family bash -c "insmod '$repo/af_ktls.ko' family=41 &&
         [ \"\$(cat /sys/module/af_ktls/parameters/family)\" = 41 ] && rmmod af_ktls"
+    check lib_follows_moved_family bash -c "insmod '$repo/af_ktls.ko' family=41 || exit 1
+        '$repo/build/tests/lib/handoff_test' --family 41; rc=\$?; rmmod af_ktls && exit \$rc"
     check family_parameter_rejects_out_of_range bash -c "! insmod '$repo/af_ktls.ko' family=46 && ! insmod '$repo/af_ktls.ko' family=0"
     check family_parameter_rejects_taken_number bash -c "! insmod '$repo/af_ktls.ko' family=2"
 fi

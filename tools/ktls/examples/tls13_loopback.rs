@@ -23,7 +23,8 @@ use ktls::{
 
 /// One direction's keys: the write key and, for TLS 1.3, the 12-byte write IV.
 fn keys(key: &[u8; 16], iv: &[u8; 12]) -> Result<DirectionKeys, ktls::Error> {
-    // rec_seq 0: the first record after the handshake.
+    // rec_seq 0: the next record's number, as for a client right after a TLS 1.3 handshake (a
+    // server that sent session tickets starts after them: Documentation/af_ktls.md).
     DirectionKeys::new(Version::Tls13, Cipher::Aes128Gcm, key, *iv, 0)
 }
 

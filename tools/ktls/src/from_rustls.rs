@@ -9,11 +9,85 @@
 //!
 //! The cipher is taken from the key length, not only the variant, because older rustls versions
 //! reported TLS 1.2 AES-256-GCM as `Aes128Gcm` (rustls#1833).
+//!
+//! The whole way, in two calls: [`handshake`] (record by record, so rustls never reads past
+//! the handshake) and [`into_af_ktls`]. `tools/ktls/examples/rustls_echo.rs` shows it.
 
 use crate::keys::{Cipher, DirectionKeys, KeyMaterial, Version};
 use crate::nonce::{self, Target};
+use crate::socket::AfKtlsSocket;
 use crate::Error;
-use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
+use rustls::{Connection, ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+
+const TLS_HEADER_LEN: usize = 5;
+/// Largest TLS record body: 2^14 plaintext + 2048 expansion (RFC 5246 section 6.2.3).
+const MAX_RECORD_BODY: usize = 16384 + 2048;
+
+/// Runs `conn`'s handshake over `tcp` to completion and sends its last flight. rustls is given
+/// one whole record at a time, so it never holds bytes that follow the handshake (a session
+/// ticket, the first data): after the handoff those belong to the kernel.
+pub fn handshake(conn: &mut Connection, tcp: &mut TcpStream) -> io::Result<()> {
+    let mut record = vec![0u8; TLS_HEADER_LEN + MAX_RECORD_BODY];
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(tcp)?;
+        }
+        if !conn.is_handshaking() {
+            break;
+        }
+        tcp.read_exact(&mut record[..TLS_HEADER_LEN])?;
+        let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+        if len > MAX_RECORD_BODY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a TLS record longer than TLS allows",
+            ));
+        }
+        let whole = &mut record[..TLS_HEADER_LEN + len];
+        tcp.read_exact(&mut whole[TLS_HEADER_LEN..])?;
+        let mut rest: &[u8] = whole;
+        while !rest.is_empty() {
+            conn.read_tls(&mut rest)?;
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Send the alert rustls queued, then fail.
+            while conn.wants_write() && conn.write_tls(tcp).is_ok() {}
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+    }
+    while conn.wants_write() {
+        conn.write_tls(tcp)?;
+    }
+    Ok(())
+}
+
+/// Hands a connection whose handshake finished (through [`handshake`], so that rustls holds no
+/// part of a later record) to a new AF_KTLS socket bound to `tcp`, with both directions' keys
+/// and sequence numbers. Fails with `ResourceBusy` if rustls still holds plaintext the
+/// application has not read or records it has not sent; the `ServerConfig`/`ClientConfig` must
+/// have `enable_secret_extraction = true`.
+pub fn into_af_ktls(mut conn: Connection, tcp: &TcpStream) -> io::Result<AfKtlsSocket> {
+    let state = conn
+        .process_new_packets()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    if state.plaintext_bytes_to_read() > 0 || conn.wants_write() {
+        return Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            "rustls still holds unread plaintext or unsent records: read or send them first",
+        ));
+    }
+    let version = conn.protocol_version().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the handshake is not finished")
+    })?;
+    let secrets = conn
+        .dangerous_extract_secrets()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let keys = key_material(version, &secrets, Target::AfKtls)?;
+    AfKtlsSocket::setup(tcp.as_fd(), &keys)
+}
 
 /// Converts what `dangerous_extract_secrets()` returned. `version` is the connection's
 /// `protocol_version()`, read before extracting (extraction consumes the connection); `target`

@@ -18,7 +18,8 @@
 //! * [`from_rustls`]: rustls `ExtractedSecrets` → [`KeyMaterial`] (feature `rustls`).
 //! * [`dtls`]: the DTLS 1.2 key block from an OpenSSL session plus the sequence numbers and
 //!   explicit nonces seen on the wire ([`wire`]), with [`prf`] and [`nonce`] doing the work.
-//! * [`socket`]: [`AfKtlsSocket`]; [`ulp`]: the same operations on mainline kernel TLS.
+//! * [`socket`]: [`AfKtlsSocket`]; [`records`]: what `Read` does with alerts, session tickets
+//!   and other records that are not data; [`ulp`]: the same operations on mainline kernel TLS.
 
 pub mod dtls;
 #[cfg(feature = "rustls")]
@@ -26,6 +27,7 @@ pub mod from_rustls;
 pub mod keys;
 pub mod nonce;
 pub mod prf;
+pub mod records;
 pub mod socket;
 mod sys;
 pub mod uapi;
@@ -33,7 +35,8 @@ pub mod ulp;
 pub mod wire;
 
 pub use keys::{Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, Version};
-pub use socket::{AfKtlsSocket, ReceivedRecord, Transport};
+pub use records::RecordError;
+pub use socket::{af_ktls_family, AfKtlsSocket, ReceivedRecord, Transport};
 
 use core::fmt;
 

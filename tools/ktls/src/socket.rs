@@ -5,6 +5,7 @@ use crate::sys;
 use crate::uapi;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where the module publishes the family number it registered (module parameter `family`).
 const FAMILY_PARAMETER: &str = "/sys/module/af_ktls/parameters/family";
@@ -63,11 +64,17 @@ impl ReceivedRecord {
 }
 
 /// An AF_KTLS socket. Closing it (drop) releases the kernel's reference to the bound socket.
+///
+/// `Read` (on `&AfKtlsSocket`) returns application data only: see [`crate::records`] for what
+/// happens to alerts, session tickets and other records. `Write` sends application data.
 #[derive(Debug)]
 pub struct AfKtlsSocket {
     fd: OwnedFd,
     /// The family the socket was created with; bind() repeats it in `sa_family`.
     family: u16,
+    transport: Transport,
+    /// `Read` returns NewSessionTicket records as errors instead of skipping them.
+    return_tickets: AtomicBool,
 }
 
 impl AfKtlsSocket {
@@ -82,7 +89,25 @@ impl AfKtlsSocket {
         Ok(AfKtlsSocket {
             fd: sys::socket(family, transport.socket_type())?,
             family: family_field,
+            transport,
+            return_tickets: AtomicBool::new(false),
         })
+    }
+
+    /// Stream (TLS over TCP) or datagram (DTLS over UDP).
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// `true`: `Read` and [`AfKtlsSocket::recv_data`] return each TLS 1.3 NewSessionTicket
+    /// record as [`crate::records::RecordError::NewSessionTicket`] (for a TLS library that keeps
+    /// tickets for resumption); `false` (the default): they skip it.
+    pub fn set_return_session_tickets(&self, on: bool) {
+        self.return_tickets.store(on, Ordering::Relaxed);
+    }
+
+    pub fn returns_session_tickets(&self) -> bool {
+        self.return_tickets.load(Ordering::Relaxed)
     }
 
     /// Creates a socket of the right kind, binds it to `connected` and installs both directions'
@@ -154,6 +179,8 @@ impl AfKtlsSocket {
         sys::send(self.fd.as_fd(), buf, flags)
     }
 
+    /// Plain `recv(2)`: fails with `EIO` (leaving the record queued) when the next record is not
+    /// application data. [`AfKtlsSocket::recv_data`] and `Read` deal with those records.
     pub fn recv(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
         sys::recv(self.fd.as_fd(), buf, flags)
     }
@@ -191,7 +218,10 @@ impl AfKtlsSocket {
         })
     }
 
-    /// `shutdown(2)`: for a stream, `Write` ends the bound TCP stream after queued records.
+    /// `shutdown(2)` on the AF_KTLS socket. The kernel refuses it today (`EOPNOTSUPP`, see
+    /// Documentation/af_ktls.md); to end a connection, call
+    /// [`AfKtlsSocket::send_close_notify`] and then shut down or close the TCP socket itself
+    /// (AF_KTLS sends each record whole before `send` returns, so nothing is left behind).
     pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         sys::shutdown(self.fd.as_fd(), how)
     }
@@ -238,9 +268,11 @@ impl AsRawFd for AfKtlsSocket {
     }
 }
 
+/// Application data only; `Ok(0)` at close_notify or the end of the stream; other records as
+/// in [`crate::records`].
 impl io::Read for &AfKtlsSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.recv(buf, 0)
+        self.recv_data(buf, 0)
     }
 }
 
