@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A small safe wrapper over the kernel's AEAD API: one transform and one request per direction,
-//! allocated when the keys are installed, so that no record allocates.
+//! allocated when the keys are installed, so that no record allocates. Its operations take
+//! scatterlists ([`crate::sg`]) that borrow the memory they describe.
 
 use core::ptr::NonNull;
 
 use kernel::{
+    bindings,
     error::{
         from_err_ptr,
         to_result, //
@@ -18,7 +20,13 @@ use crate::{
     record::protection::{
         CipherSuite,
         NONCE_LEN, //
-    }, //
+    },
+    sg::{
+        self,
+        HeapBytes,
+        SgDest,
+        SgSource, //
+    },
 };
 
 /// An AEAD transform with its request, keyed for one direction of one socket.
@@ -71,60 +79,78 @@ impl Aead {
         self.tag_len
     }
 
-    /// Encrypts the first `plaintext_len` bytes of `buf` in place and appends the tag.
-    ///
-    /// `buf` must hold `plaintext_len + tag_len` bytes and, like `aad` and `nonce`, live in the
-    /// kernel's linear mapping (heap memory, not the stack).
-    pub(crate) fn seal(
-        &mut self,
-        nonce: &mut [u8; NONCE_LEN],
-        aad: &mut [u8],
-        buf: &mut [u8],
-        plaintext_len: usize,
-    ) -> Result {
-        let needed = plaintext_len.checked_add(self.tag_len).ok_or(EINVAL)?;
-        if buf.len() < needed {
-            return Err(EINVAL);
-        }
-        self.crypt(true, nonce, aad, buf, plaintext_len)
-    }
-
-    /// Decrypts `buf` (ciphertext and tag) in place and returns the plaintext length.
-    ///
-    /// Fails with `EBADMSG` when the record does not authenticate.
-    pub(crate) fn open(
-        &mut self,
-        nonce: &mut [u8; NONCE_LEN],
-        aad: &mut [u8],
-        buf: &mut [u8],
-    ) -> Result<usize> {
-        let plaintext_len = buf.len().checked_sub(self.tag_len).ok_or(EBADMSG)?;
-        self.crypt(false, nonce, aad, buf, buf.len())?;
-        Ok(plaintext_len)
-    }
-
-    fn crypt(
+    /// Encrypts or decrypts `src` into `dst`: both begin with `assoclen` bytes of AAD, then
+    /// `src` has `cryptlen` bytes (decrypting: ciphertext and tag) and `dst` room for the
+    /// result (encrypting: `cryptlen` bytes and the tag; decrypting: `cryptlen` less the tag).
+    /// Fails with `EBADMSG` when a record does not authenticate, `EINVAL` if a list is short.
+    pub(crate) fn crypt(
         &mut self,
         encrypt: bool,
-        nonce: &mut [u8; NONCE_LEN],
-        aad: &mut [u8],
-        buf: &mut [u8],
-        data_len: usize,
+        nonce: &mut HeapBytes<NONCE_LEN>,
+        src: &mut SgSource<'_>,
+        dst: &mut SgDest<'_>,
+        assoclen: usize,
+        cryptlen: usize,
     ) -> Result {
-        let aad_len = u32::try_from(aad.len()).map_err(|_| EINVAL)?;
-        let data_len = u32::try_from(data_len).map_err(|_| EINVAL)?;
+        let out_len = self.out_len(encrypt, cryptlen)?;
+        if src.len() < assoclen + cryptlen || dst.len() < assoclen + out_len {
+            return Err(EINVAL);
+        }
+        let (src, dst) = sg::lists_for_crypt(src, dst)?;
+        self.run(encrypt, nonce, src, dst, assoclen, cryptlen)
+    }
+
+    /// As [`Self::crypt`], in place: `data` holds the AAD, then the input, with room for the tag
+    /// when encrypting.
+    pub(crate) fn crypt_in_place(
+        &mut self,
+        encrypt: bool,
+        nonce: &mut HeapBytes<NONCE_LEN>,
+        data: &mut SgDest<'_>,
+        assoclen: usize,
+        cryptlen: usize,
+    ) -> Result {
+        let out_len = self.out_len(encrypt, cryptlen)?;
+        if data.len() < assoclen + cryptlen.max(out_len) {
+            return Err(EINVAL);
+        }
+        let list = sg::list_in_place(data)?;
+        self.run(encrypt, nonce, list, list, assoclen, cryptlen)
+    }
+
+    /// The output length of an operation on `cryptlen` bytes.
+    fn out_len(&self, encrypt: bool, cryptlen: usize) -> Result<usize> {
+        if encrypt {
+            cryptlen.checked_add(self.tag_len).ok_or(EINVAL)
+        } else {
+            cryptlen.checked_sub(self.tag_len).ok_or(EBADMSG)
+        }
+    }
+
+    fn run(
+        &mut self,
+        encrypt: bool,
+        nonce: &mut HeapBytes<NONCE_LEN>,
+        src: *mut bindings::scatterlist,
+        dst: *mut bindings::scatterlist,
+        assoclen: usize,
+        cryptlen: usize,
+    ) -> Result {
+        let assoclen = c_uint::try_from(assoclen).map_err(|_| EINVAL)?;
+        let cryptlen = c_uint::try_from(cryptlen).map_err(|_| EINVAL)?;
         // SAFETY: By the type invariant `req` is a live request of this transform, used by one
-        // operation at a time (`&mut self`). `nonce`, `aad` and `buf` are valid for the lengths
-        // passed (checked by the callers) and outlive the call, which waits for completion.
+        // operation at a time (`&mut self`). The lists describe memory borrowed by the callers'
+        // `SgSource`/`SgDest` for longer than this call, which waits for completion, and were
+        // checked to be long enough; `nonce` is heap memory of the cipher's nonce size.
         to_result(unsafe {
-            helpers::raead_crypt(
+            helpers::raead_crypt_sg(
                 self.req.as_ptr(),
                 encrypt,
-                nonce.as_mut_ptr(),
-                aad.as_mut_ptr(),
-                aad_len,
-                buf.as_mut_ptr(),
-                data_len,
+                nonce.get_mut().as_mut_ptr(),
+                src,
+                dst,
+                assoclen,
+                cryptlen,
             )
         })
     }

@@ -4,12 +4,15 @@
  */
 #include <linux/file.h>
 #include <linux/module.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/proc_fs.h>
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/splice.h>
 #include <linux/udp.h>
+#include <net/udp.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/tcp.h>
@@ -323,7 +326,267 @@ int rnet_tcp_inq(struct socket *sock)
 	return tcp_inq(sock->sk);
 }
 
-/* --- AEAD ----------------------------------------------------------------------------------- */
+void rnet_sock_lock(struct socket *sock)
+{
+	lock_sock(sock->sk);
+}
+
+void rnet_sock_unlock(struct socket *sock)
+{
+	release_sock(sock->sk);
+}
+
+/*
+ * The number of scatterlist entries that map @len bytes of @skb from @offset, or -EMSGSIZE if
+ * the frag lists nest too deep. The same count as net/tls/tls_sw.c's __skb_nsg().
+ */
+static int rnet_skb_nsg(struct sk_buff *skb, int offset, int len, unsigned int depth)
+{
+	int start = skb_headlen(skb);
+	int i, chunk = start - offset;
+	struct sk_buff *frag_iter;
+	int elt = 0;
+
+	if (unlikely(depth >= 24))
+		return -EMSGSIZE;
+	if (chunk > 0) {
+		if (chunk > len)
+			chunk = len;
+		elt++;
+		len -= chunk;
+		if (len == 0)
+			return elt;
+		offset += chunk;
+	}
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		int end = start + skb_frag_size(&skb_shinfo(skb)->frags[i]);
+
+		chunk = end - offset;
+		if (chunk > 0) {
+			if (chunk > len)
+				chunk = len;
+			elt++;
+			len -= chunk;
+			if (len == 0)
+				return elt;
+			offset += chunk;
+		}
+		start = end;
+	}
+	skb_walk_frags(skb, frag_iter) {
+		int end = start + frag_iter->len, ret;
+
+		chunk = end - offset;
+		if (chunk > 0) {
+			if (chunk > len)
+				chunk = len;
+			ret = rnet_skb_nsg(frag_iter, offset - start, chunk, depth + 1);
+			if (ret < 0)
+				return ret;
+			elt += ret;
+			len -= chunk;
+			if (len == 0)
+				return elt;
+			offset += chunk;
+		}
+		start = end;
+	}
+	return len ? -EINVAL : elt;
+}
+
+int rnet_skb_sg(struct sk_buff *skb, u32 offset, u32 len, struct scatterlist *sg,
+		unsigned int nents)
+{
+	int need;
+
+	if (offset > skb->len || len > skb->len - offset)
+		return -EINVAL;
+	need = rnet_skb_nsg(skb, offset, len, 0);
+	if (need < 0)
+		return need;
+	if (need > nents)
+		return -EMSGSIZE;
+	return skb_to_sgvec_nomark(skb, sg, offset, len);
+}
+
+/*
+ * Calls @fn for each piece of the @len bytes of the TCP receive queue that start @offset bytes
+ * after the next byte to read. The socket is locked, so the queue does not change.
+ */
+static int rnet_tcp_walk(struct sock *sk, u32 offset, u32 len,
+			 int (*fn)(struct sk_buff *skb, u32 off, u32 len, void *arg), void *arg)
+{
+	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq) + offset;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 start = TCP_SKB_CB(skb)->seq, off, chunk;
+		int err;
+
+		if (!len)
+			break;
+		/* As tcp_recv_skb(): a SYN takes a sequence number, not a byte. */
+		if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
+			start++;
+		if (before(seq, start))
+			return -EINVAL;
+		off = seq - start;
+		if (off >= skb->len)
+			continue;
+		chunk = min_t(u32, len, skb->len - off);
+		err = fn(skb, off, chunk, arg);
+		if (err)
+			return err;
+		seq += chunk;
+		len -= chunk;
+	}
+	return len ? -EAGAIN : 0;
+}
+
+struct rnet_sg_fill {
+	struct scatterlist *sg;
+	unsigned int nents;
+	unsigned int used;
+};
+
+static int rnet_tcp_sg_piece(struct sk_buff *skb, u32 off, u32 len, void *arg)
+{
+	struct rnet_sg_fill *fill = arg;
+	int n = rnet_skb_sg(skb, off, len, fill->sg + fill->used, fill->nents - fill->used);
+
+	if (n < 0)
+		return n;
+	fill->used += n;
+	return 0;
+}
+
+int rnet_tcp_queue_sg(struct socket *sock, u32 offset, u32 len, struct scatterlist *sg,
+		      unsigned int nents)
+{
+	struct rnet_sg_fill fill = { .sg = sg, .nents = nents };
+	int err = rnet_tcp_walk(sock->sk, offset, len, rnet_tcp_sg_piece, &fill);
+
+	return err ? err : fill.used;
+}
+
+static int rnet_tcp_copy_piece(struct sk_buff *skb, u32 off, u32 len, void *arg)
+{
+	u8 **to = arg;
+	int err = skb_copy_bits(skb, off, *to, len);
+
+	*to += len;
+	return err;
+}
+
+int rnet_tcp_queue_copy(struct socket *sock, u32 offset, void *to, u32 len)
+{
+	return rnet_tcp_walk(sock->sk, offset, len, rnet_tcp_copy_piece, &to);
+}
+
+void rnet_tcp_consume(struct socket *sock, u32 len)
+{
+	tcp_read_done(sock->sk, len);
+}
+
+bool rnet_tcp_rcv_stalled(struct socket *sock)
+{
+	return tcp_epollin_ready(sock->sk, INT_MAX);
+}
+
+struct sk_buff *rnet_udp_recv(struct socket *sock, unsigned int *len, int *err)
+{
+	struct sock *sk = sock->sk;
+	struct sk_buff *skb;
+
+	for (;;) {
+		int off = 0;
+
+		skb = __skb_recv_udp(sk, MSG_DONTWAIT, &off, err);
+		if (!skb)
+			return NULL;
+		if (udp_skb_csum_unnecessary(skb) || !__udp_lib_checksum_complete(skb))
+			break;
+		/* A bad checksum: dropped and counted, as udp_recvmsg() does. */
+		atomic_inc(&sk->sk_drops);
+		kfree_skb(skb);
+	}
+	*len = udp_skb_len(skb);
+	return skb;
+}
+
+void rnet_udp_consume(struct socket *sock, struct sk_buff *skb)
+{
+	/* Its receive memory was released when it left the queue (__skb_recv_udp). */
+	consume_skb(skb);
+}
+
+ssize_t rnet_pipe_add_page(struct pipe_inode_info *pipe, struct page *page, unsigned int offset,
+			   unsigned int len)
+{
+	struct pipe_buffer buf = {
+		.page = page,
+		.offset = offset,
+		.len = len,
+		.ops = &nosteal_pipe_buf_ops,
+	};
+
+	get_page(page);
+	return add_to_pipe(pipe, &buf);
+}
+
+/* --- Pages --------------------------------------------------------------------------------- */
+
+void rpage_get(struct page *page)
+{
+	get_page(page);
+}
+
+void rpage_put(struct page *page)
+{
+	put_page(page);
+}
+
+void *rpage_address(struct page *page)
+{
+	return page_address(page);
+}
+
+bool rpage_iter_will_pin(const struct iov_iter *iter)
+{
+	return iov_iter_extract_will_pin(iter);
+}
+
+/* --- Scatterlists and AEAD -------------------------------------------------------------------- */
+
+void rsg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
+		  unsigned int offset)
+{
+	sg_set_page(sg, page, len, offset);
+}
+
+void rsg_set_buf(struct scatterlist *sg, const void *buf, unsigned int len)
+{
+	sg_set_buf(sg, buf, len);
+}
+
+void rsg_mark_end(struct scatterlist *sg)
+{
+	sg_mark_end(sg);
+}
+
+int raead_crypt_sg(struct aead_request *req, bool encrypt, u8 *iv, struct scatterlist *src,
+		   struct scatterlist *dst, unsigned int assoclen, unsigned int cryptlen)
+{
+	DECLARE_CRYPTO_WAIT(wait);
+
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &wait);
+	aead_request_set_crypt(req, src, dst, cryptlen, iv);
+	aead_request_set_ad(req, assoclen);
+	return crypto_wait_req(encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req),
+			       &wait);
+}
+
 
 struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,
 				unsigned int tag_len, struct aead_request **req)
@@ -352,26 +615,6 @@ void raead_free(struct crypto_aead *tfm, struct aead_request *req)
 {
 	aead_request_free(req);
 	crypto_free_aead(tfm);
-}
-
-int raead_crypt(struct aead_request *req, bool encrypt, u8 *iv, u8 *aad, unsigned int aad_len,
-		u8 *data, unsigned int data_len)
-{
-	struct crypto_aead *tfm = crypto_aead_reqtfm(req);
-	unsigned int out_len = encrypt ? data_len + crypto_aead_authsize(tfm) : data_len;
-	struct scatterlist sg[2];
-	DECLARE_CRYPTO_WAIT(wait);
-	int err;
-
-	sg_init_table(sg, 2);
-	sg_set_buf(&sg[0], aad, aad_len);
-	sg_set_buf(&sg[1], data, out_len);
-	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP,
-				  crypto_req_done, &wait);
-	aead_request_set_crypt(req, sg, sg, data_len, iv);
-	aead_request_set_ad(req, aad_len);
-	err = crypto_wait_req(encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req), &wait);
-	return err;
 }
 
 /* --- Workqueue ------------------------------------------------------------------------------ */

@@ -6,8 +6,9 @@
  * functions allowlisted there that kernel::bindings lacks. Nothing here knows AF_KTLS; each
  * section belongs to one Rust file:
  *
- *   rnet_*   rust/net/ (socket families, socks, connected inet sockets, wait entries)
- *   raead_*  rust/crypto.rs (AEAD requests)
+ *   rnet_*   rust/net/ (socket families, socks, connected inet sockets, wait entries, splice)
+ *   rpage_*  rust/pages.rs (page references, page fragments, pinned user pages)
+ *   raead_*, rsg_*  rust/crypto.rs (AEAD requests, scatterlists)
  *   rwq_*    rust/queue.rs (an owned workqueue)
  *   rproc_*  rust/proc.rs (single-show /proc/net files)
  */
@@ -16,9 +17,14 @@
 
 #include <crypto/aead.h>
 #include <linux/net.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/poll.h>
+#include <linux/scatterlist.h>
+#include <linux/skbuff.h>
+#include <linux/uio.h>
 #include <linux/seq_file.h>
 #include <linux/sockptr.h>
+#include <linux/splice.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <net/sock.h>
@@ -120,7 +126,77 @@ bool rnet_sock_input_ended(struct socket *sock);
 /* tcp_inq() of a TCP socket. */
 int rnet_tcp_inq(struct socket *sock);
 
-/* --- AEAD (rust/crypto.rs) ------------------------------------------------------------------ */
+/* lock_sock() and release_sock(): the caller then owns the socket's receive queue. */
+void rnet_sock_lock(struct socket *sock);
+void rnet_sock_unlock(struct socket *sock);
+
+/*
+ * TCP, socket locked: maps the @len queued bytes that start @offset bytes after the next byte
+ * to read into @sg (at most @nents entries, not marked as the end). Returns the entries used,
+ * -EAGAIN if fewer bytes are queued, -EMSGSIZE if more entries are needed.
+ */
+int rnet_tcp_queue_sg(struct socket *sock, u32 offset, u32 len, struct scatterlist *sg,
+		      unsigned int nents);
+
+/* TCP, socket locked: copies @len queued bytes from @offset into @to; 0 or -EAGAIN. */
+int rnet_tcp_queue_copy(struct socket *sock, u32 offset, void *to, u32 len);
+
+/* TCP, socket locked: consumes the next @len queued bytes (tcp_read_done). */
+void rnet_tcp_consume(struct socket *sock, u32 len);
+
+/*
+ * TCP: whether the receive side is stalled, so that queued data must be read out for more to
+ * come: memory pressure, or a receive window down to one segment (mainline kTLS's test for
+ * leaving zero-copy parsing, tcp_epollin_ready(sk, INT_MAX)).
+ */
+bool rnet_tcp_rcv_stalled(struct socket *sock);
+
+/*
+ * UDP: the next datagram, without waiting, its checksum verified (bad ones are dropped as
+ * udp_recvmsg drops them), its payload at offset 0 and @*len bytes long. NULL with @*err
+ * (-EAGAIN when none is queued). Release it with rnet_udp_consume().
+ */
+struct sk_buff *rnet_udp_recv(struct socket *sock, unsigned int *len, int *err);
+void rnet_udp_consume(struct socket *sock, struct sk_buff *skb);
+
+/* Maps @len bytes of @skb from @offset into @sg, as rnet_tcp_queue_sg() does. */
+int rnet_skb_sg(struct sk_buff *skb, u32 offset, u32 len, struct scatterlist *sg,
+		unsigned int nents);
+
+/*
+ * Puts @len bytes of @page at @offset in @pipe as one buffer holding a new reference to the page
+ * (nosteal_pipe_buf_ops). Returns @len, -EAGAIN when the pipe is full, or -EPIPE (and SIGPIPE)
+ * when it has no reader.
+ */
+ssize_t rnet_pipe_add_page(struct pipe_inode_info *pipe, struct page *page, unsigned int offset,
+			   unsigned int len);
+
+/* --- Pages (rust/pages.rs) ----------------------------------------------------------------- */
+
+/* get_page(), put_page(), page_address(). */
+void rpage_get(struct page *page);
+void rpage_put(struct page *page);
+void *rpage_address(struct page *page);
+
+/* iov_iter_extract_will_pin(): whether extracted pages are pinned (user memory). */
+bool rpage_iter_will_pin(const struct iov_iter *iter);
+
+/* --- Scatterlists and AEAD (rust/crypto.rs) -------------------------------------------------- */
+
+/* sg_set_page(), sg_set_buf(), sg_mark_end(). */
+void rsg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
+		  unsigned int offset);
+void rsg_set_buf(struct scatterlist *sg, const void *buf, unsigned int len);
+void rsg_mark_end(struct scatterlist *sg);
+
+/*
+ * Encrypts or decrypts @src into @dst (which may be @src): @assoclen bytes of AAD then
+ * @cryptlen bytes (for decryption, the tag included), waiting for the result. Returns 0,
+ * -EBADMSG when authentication fails, or another error.
+ */
+int raead_crypt_sg(struct aead_request *req, bool encrypt, u8 *iv, struct scatterlist *src,
+		   struct scatterlist *dst, unsigned int assoclen, unsigned int cryptlen);
+
 
 /*
  * Allocates the transform @alg_name (e.g. "gcm(aes)") with @key and a @tag_len-byte tag, and one
@@ -131,15 +207,6 @@ struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned in
 
 /* Frees a transform and its request; the crypto API wipes the key schedule. */
 void raead_free(struct crypto_aead *tfm, struct aead_request *req);
-
-/*
- * Encrypts (@encrypt) or decrypts @data in place, waiting for the result. @aad and @data must be
- * in the kernel's linear mapping (kmalloc, not the stack). For encryption @data_len is the
- * plaintext length and @data must have room for the tag after it; for decryption @data_len
- * includes the tag. Returns 0, -EBADMSG when authentication fails, or another error.
- */
-int raead_crypt(struct aead_request *req, bool encrypt, u8 *iv, u8 *aad, unsigned int aad_len,
-		u8 *data, unsigned int data_len);
 
 /* --- Workqueue (rust/queue.rs) -------------------------------------------------------------- */
 

@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The receive path: records are read from the bound socket into one buffer (allocated with the
-//! keys), opened in place and handed to `recvmsg`.
+//! The receive path: records are opened from the bound socket's own buffers.
+//!
+//! - A whole data record the caller's buffer can take is decrypted from the socket buffers
+//!   straight into the caller's memory: no copy in the kernel at all ([`Stats`] counts these).
+//! - Otherwise (`MSG_PEEK`, a short buffer, a control record, the next record of a datagram) it
+//!   is decrypted from the socket buffers into a page chunk of ours, the `ready` record, and
+//!   copied out from there (or handed to a pipe by `splice_read`, without a copy).
+//! - TLS: a record the TCP receive buffer cannot hold whole is pulled out of it piecewise into a
+//!   buffer (`assembly`) and opened there in place: the copying path.
 //!
 //! Nothing here blocks: when the bound socket has nothing more, a step returns
 //! [`RecvStep::WouldBlock`] and the socket layer waits, without holding any lock, then calls again
 //! with the same [`RecvProgress`].
 //!
-//! TLS reassembles records from the TCP stream and keeps a partly read record across calls, so
-//! no byte is lost or reordered. A header is only read once all of it is queued, so that `poll`
-//! can tell from the published [`RxPoll`] how many more bytes complete the record. DTLS reads whole
+//! TLS keeps a partly read record across calls, so no byte is lost or reordered. DTLS takes whole
 //! datagrams, which may hold several records; malformed, over-long, replayed, too old,
 //! foreign-epoch and forged records are dropped and counted (RFC 6347 §4.1.2.7), and the replay
 //! window moves only for records that authenticated.
+//!
+//! [`Stats`]: crate::stats::Counter::RxZeroCopyRecords
 
 use core::ops::Range;
 
@@ -26,12 +33,26 @@ use kernel::{
 use crate::{
     cipher::{
         record_error,
+        Ciphertext,
+        Opened,
+        PlaintextDest,
         RecordCipher,
         RecordNumber,
         Sequence, //
     },
     keys::DirectionKeys,
-    net::inet::InetSocket,
+    net::{
+        inet::{
+            Datagram,
+            InetSocket, //
+        },
+        socket::Pipe,
+    },
+    pages::{
+        PageFrag,
+        SharedChunk,
+        UserPages, //
+    },
     record::{
         header::{
             ContentType,
@@ -40,7 +61,8 @@ use crate::{
         },
         protection::{
             RecordProtection,
-            DTLS_HEADER_LEN, //
+            DTLS_HEADER_LEN,
+            GCM_EXPLICIT_NONCE_LEN, //
         },
         seq::DtlsRecordNumber,
         window::ReplayWindow,
@@ -51,18 +73,30 @@ use crate::{
     },
 };
 
+/// The longest record prefix: a DTLS header and an explicit nonce.
+const MAX_PREFIX_LEN: usize = DTLS_HEADER_LEN + GCM_EXPLICIT_NONCE_LEN;
+
+/// Where a ready record's plaintext is.
+enum Store {
+    /// A page chunk of its own (written once, when the record was opened).
+    Chunk(SharedChunk),
+    /// `Rx::assembly`, where the copying path opened it in place.
+    Assembly,
+}
+
 /// A record that was opened and waits, whole or in part, to be read.
-#[derive(Clone)]
 struct Ready {
     content_type: ContentType,
-    /// Its (remaining) plaintext within `Rx::buf`.
+    store: Store,
+    /// Its (remaining) plaintext within the store.
     plaintext: Range<usize>,
 }
 
 /// What one `recvmsg` delivered.
 #[derive(Default)]
 pub(crate) struct Received {
-    /// Plaintext bytes copied to the caller.
+    /// Plaintext bytes delivered to the caller (or, with `MSG_TRUNC` on a datagram socket, the
+    /// record's length).
     pub(crate) len: usize,
     /// DTLS: the record was longer than the caller's buffer; its rest was discarded (or, with
     /// `MSG_PEEK`, not copied).
@@ -98,8 +132,9 @@ pub(crate) struct RxPoll {
     pub(crate) ready: bool,
     /// The stream failed; every call returns the error (`POLLERR`).
     pub(crate) failed: bool,
-    /// TLS: how many more bytes the TCP queue must hold to complete the record being assembled;
-    /// 0 when none is (the next record's header is then at the front of the TCP queue).
+    /// TLS: how many more bytes the TCP queue must hold to complete the record being assembled
+    /// on the copying path; 0 when none is (the next record's header is then at the front of the
+    /// TCP queue).
     pub(crate) need: u32,
     /// Changes whenever the reader takes bytes from the bound socket, so that `poll` can tell a
     /// snapshot taken while a reader raced it.
@@ -136,51 +171,53 @@ impl RxPoll {
     }
 }
 
-/// What a non-blocking read of the bound socket gave.
-enum Input {
-    /// Bytes (and, for a datagram, whether it was truncated).
-    Data(usize, bool),
-    /// The end of the input: a TCP stream ended, or the UDP socket was shut down for reading.
-    Ended,
-    /// Nothing now.
-    WouldBlock,
-}
-
 /// What trying to open the next record gave.
 enum NextRecord {
     /// `Rx::ready` holds a record.
     Opened,
+    /// A data record of this many bytes went straight into the caller's buffer.
+    Delivered(usize),
     /// The stream ended cleanly between records (or the datagram socket was shut down).
     Ended,
     /// More input is needed.
     WouldBlock,
 }
 
+/// The caller's buffer, for opening a record straight into it.
+struct Direct<'b, 'd> {
+    dest: &'b mut IovIterDest<'d>,
+}
+
 /// The receiving half of a socket with keys installed.
 ///
 /// # Invariants
 ///
-/// `filled <= buf.len()`; TLS: `filled` is 0 or at least the header length, unless the stream
-/// ended inside a header; DTLS: `next_in_datagram <= filled` or the datagram is used up; `ready`
-/// lies within `buf[..filled]`.
+/// `ready`'s plaintext lies within its store (for `Store::Assembly`, within
+/// `assembly[..filled]`); TLS: `filled <= assembly.len()` and, while `assembling` is set,
+/// `filled` bytes of that record are in `assembly`; DTLS: `next_in_datagram` is an offset in
+/// `datagram`.
 pub(crate) struct Rx {
     bound: Arc<InetSocket>,
     cipher: RecordCipher,
     keys: DirectionKeys,
-    datagram: bool,
+    datagram_mode: bool,
     /// TLS: the number of the next record.
     sequence: Sequence,
     /// DTLS: the epoch of the keys and the replay window of that epoch.
     epoch: u16,
     window: ReplayWindow,
-    buf: KVec<u8>,
-    /// TLS: bytes of the record being assembled; DTLS: length of the datagram in `buf`.
-    filled: usize,
-    /// TLS: the header of the record being assembled, once all of it is in.
-    assembling: Option<TlsHeader>,
-    /// DTLS: where the next record of the datagram starts.
-    next_in_datagram: usize,
+    /// Where opened records' chunks come from.
+    frag: PageFrag,
     ready: Option<Ready>,
+    /// TLS, the copying path: a record pulled out of the TCP queue in pieces.
+    assembly: KVec<u8>,
+    /// Bytes of it in `assembly`.
+    filled: usize,
+    /// Its header, once all of it is in.
+    assembling: Option<TlsHeader>,
+    /// DTLS: the datagram being read, and where its next record starts.
+    datagram: Option<Datagram>,
+    next_in_datagram: usize,
     /// TLS: the error that broke the stream; every later call reports it (as mainline does).
     failed: Option<Error>,
     /// See [`RxPoll::generation`].
@@ -188,7 +225,7 @@ pub(crate) struct Rx {
 }
 
 impl Rx {
-    /// Sets up receiving with `keys`; allocates everything the records need.
+    /// Sets up receiving with `keys`; allocates everything the records need but their pages.
     pub(crate) fn new(
         bound: Arc<InetSocket>,
         protection: RecordProtection,
@@ -201,24 +238,28 @@ impl Rx {
             Some(last) => ReplayWindow::after(last).map_err(record_error)?,
             None => ReplayWindow::new(),
         };
+        let datagram_mode = protection.version().is_datagram();
+        // TLS: room for the longest valid record, for the copying path.
+        let assembly_len = if datagram_mode {
+            0
+        } else {
+            protection.header_len() + protection.max_payload_len()
+        };
         Ok(Self {
             cipher: RecordCipher::new(protection, &keys)?,
-            datagram: protection.version().is_datagram(),
+            datagram_mode,
             sequence: Sequence::from_rec_seq(protection, rec_seq),
             epoch: first.epoch(),
             window,
-            // A datagram may be up to the largest UDP payload; a TLS record is at most this.
-            buf: KVec::from_elem(
-                0u8,
-                protection.header_len() + protection.version().max_ciphertext_len(),
-                GFP_KERNEL,
-            )?,
-            keys,
-            bound,
+            frag: PageFrag::new(),
+            ready: None,
+            assembly: KVec::from_elem(0u8, assembly_len, GFP_KERNEL)?,
             filled: 0,
             assembling: None,
+            datagram: None,
             next_in_datagram: 0,
-            ready: None,
+            keys,
+            bound,
             failed: None,
             generation: 0,
         })
@@ -232,7 +273,7 @@ impl Rx {
     /// The keys as set, with `rec_seq` the number of the next record to arrive (DTLS: one past
     /// the highest accepted), for `getsockopt`.
     pub(crate) fn current_keys(&self, out: &mut [u8]) -> Result<usize> {
-        let next = if self.datagram {
+        let next = if self.datagram_mode {
             match self.window.highest() {
                 Some(highest) => DtlsRecordNumber::new(self.epoch, highest.saturating_add(1))
                     .map(DtlsRecordNumber::to_be_bytes)
@@ -247,20 +288,21 @@ impl Rx {
 
     /// The state `poll` reads.
     pub(crate) fn poll_state(&self) -> RxPoll {
-        let more_in_datagram = self.datagram && self.next_in_datagram < self.filled;
-        let need = match self.assembling {
-            Some(header) => header.record_len().saturating_sub(self.filled),
-            // Only a stream that ended (or urgent data skipped by TCP) leaves part of a header.
-            None => self
-                .cipher
-                .protection()
-                .header_len()
-                .saturating_sub(self.filled),
-        };
-        let need = if self.datagram || self.filled == 0 {
+        let more_in_datagram = self
+            .datagram
+            .as_ref()
+            .is_some_and(|datagram| self.next_in_datagram < datagram.len());
+        let need = if self.datagram_mode || self.filled == 0 {
             0
         } else {
-            need
+            match self.assembling {
+                Some(header) => header.record_len().saturating_sub(self.filled),
+                None => self
+                    .cipher
+                    .protection()
+                    .header_len()
+                    .saturating_sub(self.filled),
+            }
         };
         RxPoll {
             ready: self.ready.is_some() || self.failed.is_some() || more_in_datagram,
@@ -270,8 +312,8 @@ impl Rx {
         }
     }
 
-    /// One step of `recvmsg`: copies plaintext into `dest` (`MSG_PEEK`, `MSG_WAITALL` honoured)
-    /// from opened records and records it can open without waiting.
+    /// One step of `recvmsg`: delivers plaintext into `dest` (`MSG_PEEK`, `MSG_WAITALL`,
+    /// `MSG_TRUNC` honoured) from opened records and records it can open without waiting.
     ///
     /// `report_type` is told the content type of the first record the call returns and says
     /// whether it reached the caller (a `KTLS_GET_RECORD_TYPE` cmsg). Consecutive data records
@@ -286,13 +328,11 @@ impl Rx {
     ) -> Result<RecvStep> {
         progress.consumed = false;
         let peek = flags & bindings::MSG_PEEK != 0;
-        let waitall = flags & bindings::MSG_WAITALL != 0;
-        let real_len = flags & bindings::MSG_TRUNC != 0;
-        let result = self.deliver(dest, peek, waitall, real_len, progress, report_type);
-        if self.datagram && !peek && self.ready.is_none() {
+        let result = self.deliver(dest, flags, progress, report_type);
+        if self.datagram_mode && !peek && self.ready.is_none() {
             // The next record of the datagram is opened now, so that `poll` knows whether one
             // is really there (it may be dropped).
-            self.open_in_datagram();
+            let _ = self.open_in_datagram(None);
         }
         match result {
             // What was delivered stands; a TLS error is reported again by the next call.
@@ -301,22 +341,98 @@ impl Rx {
         }
     }
 
+    /// One step of `splice_read`: hands up to `len` bytes of the next data record to `pipe` as
+    /// references on its pages, without a copy (a record opened on the copying path is copied
+    /// into a chunk first). A control record fails with `EINVAL` and stays for `recvmsg`; what
+    /// the pipe does not take stays for the next call.
+    pub(crate) fn splice(
+        &mut self,
+        pipe: &Pipe<'_>,
+        len: usize,
+        progress: &mut RecvProgress,
+    ) -> Result<RecvStep> {
+        progress.consumed = false;
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        if self.ready.is_none() {
+            match self.next_record(None, progress)? {
+                NextRecord::Opened | NextRecord::Delivered(_) => {}
+                NextRecord::Ended => return Ok(RecvStep::Done),
+                NextRecord::WouldBlock => return Ok(RecvStep::WouldBlock),
+            }
+        }
+        let Some(ready) = self.ready.as_mut() else {
+            return Ok(RecvStep::Done);
+        };
+        if ready.content_type != ContentType::ApplicationData {
+            return Err(EINVAL);
+        }
+        if matches!(ready.store, Store::Assembly) {
+            let bytes = self.assembly.get(ready.plaintext.clone()).ok_or(EINVAL)?;
+            let size = bytes.len().max(1);
+            let mut chunk = self.frag.alloc(size, size)?;
+            chunk
+                .as_mut_slice()
+                .get_mut(..bytes.len())
+                .ok_or(EINVAL)?
+                .copy_from_slice(bytes);
+            stats::add(Counter::RxCopyBytes, bytes.len());
+            ready.plaintext = 0..bytes.len();
+            ready.store = Store::Chunk(chunk.share());
+        }
+        let Store::Chunk(chunk) = &ready.store else {
+            return Err(EINVAL);
+        };
+        let take = len.min(ready.plaintext.len());
+        if take > 0 {
+            let start = ready.plaintext.start;
+            let added = pipe.add_chunk(chunk, start..start + take)?;
+            progress.received.len += added;
+            ready.plaintext.start += added;
+        }
+        if ready.plaintext.is_empty() {
+            self.ready = None;
+            if self.datagram_mode {
+                let _ = self.open_in_datagram(None);
+            }
+        }
+        Ok(RecvStep::Done)
+    }
+
     fn deliver(
         &mut self,
         dest: &mut IovIterDest<'_>,
-        peek: bool,
-        waitall: bool,
-        real_len: bool,
+        flags: u32,
         progress: &mut RecvProgress,
         report_type: &mut dyn FnMut(ContentType) -> bool,
     ) -> Result<RecvStep> {
+        let peek = flags & bindings::MSG_PEEK != 0;
+        let waitall = flags & bindings::MSG_WAITALL != 0;
+        let real_len = flags & bindings::MSG_TRUNC != 0;
         if let Some(err) = self.failed {
             return Err(err);
         }
         loop {
             if self.ready.is_none() {
-                match self.next_record(progress)? {
+                // Only data may go straight to the caller, and only into a buffer that is
+                // consumed (no `MSG_PEEK`) and has not taken another type.
+                let direct =
+                    !peek && matches!(progress.reported, None | Some(ContentType::ApplicationData));
+                let direct = direct.then_some(Direct { dest: &mut *dest });
+                match self.next_record(direct, progress)? {
                     NextRecord::Opened => {}
+                    NextRecord::Delivered(len) => {
+                        if progress.reported.is_none() {
+                            report_type(ContentType::ApplicationData);
+                            progress.reported = Some(ContentType::ApplicationData);
+                        }
+                        progress.received.len += len;
+                        if dest.is_empty() || self.datagram_mode {
+                            return Ok(RecvStep::Done);
+                        }
+                        continue;
+                    }
                     NextRecord::Ended => return Ok(RecvStep::Done),
                     NextRecord::WouldBlock => {
                         // Some data is enough, unless `MSG_WAITALL` wants the buffer full.
@@ -329,24 +445,28 @@ impl Rx {
                     }
                 }
             }
-            let Some(mut ready) = self.ready.clone() else {
+            let Some(ready) = self.ready.as_mut() else {
                 return Ok(RecvStep::Done);
             };
+            let content_type = ready.content_type;
             match progress.reported {
                 None => {
-                    let delivered = report_type(ready.content_type);
-                    if ready.content_type != ContentType::ApplicationData && !delivered {
+                    let delivered = report_type(content_type);
+                    if content_type != ContentType::ApplicationData && !delivered {
                         return Err(EIO);
                     }
-                    progress.reported = Some(ready.content_type);
+                    progress.reported = Some(content_type);
                 }
-                Some(content_type) if content_type != ready.content_type => {
-                    return Ok(RecvStep::Done);
-                }
+                Some(reported) if reported != content_type => return Ok(RecvStep::Done),
                 Some(_) => {}
             }
-            let bytes = self.buf.get(ready.plaintext.clone()).ok_or(EINVAL)?;
+            let store = match &ready.store {
+                Store::Chunk(chunk) => chunk.as_slice(),
+                Store::Assembly => self.assembly.as_slice(),
+            };
+            let bytes = store.get(ready.plaintext.clone()).ok_or(EINVAL)?;
             let copied = dest.copy_to_iter(bytes);
+            stats::add(Counter::RxCopyBytes, copied);
             if copied < bytes.len() && !dest.is_empty() {
                 // The user buffer faulted: what was copied counts, nothing is consumed.
                 return if progress.received.len > 0 {
@@ -355,15 +475,11 @@ impl Rx {
                     Err(EFAULT)
                 };
             }
-            if self.datagram && copied < ready.plaintext.len() {
+            if self.datagram_mode && copied < bytes.len() {
                 // Datagram semantics: the caller's buffer was short, as UDP reports it; with
                 // `MSG_TRUNC` the call returns the record's real length.
                 progress.received.truncated = true;
-                progress.received.len += if real_len {
-                    ready.plaintext.len()
-                } else {
-                    copied
-                };
+                progress.received.len += if real_len { bytes.len() } else { copied };
             } else {
                 progress.received.len += copied;
             }
@@ -371,74 +487,212 @@ impl Rx {
                 return Ok(RecvStep::Done);
             }
             ready.plaintext.start += copied;
-            if self.datagram {
+            if self.datagram_mode {
                 // Datagram semantics: the rest of the record is discarded, as UDP does.
                 ready.plaintext.start = ready.plaintext.end;
             }
-            let finished = ready.plaintext.is_empty();
-            self.ready = if finished { None } else { Some(ready.clone()) };
-            if ready.content_type != ContentType::ApplicationData
-                || dest.is_empty()
-                || self.datagram
+            if ready.plaintext.is_empty() {
+                self.ready = None;
+            }
+            if content_type != ContentType::ApplicationData || dest.is_empty() || self.datagram_mode
             {
                 return Ok(RecvStep::Done);
             }
         }
     }
 
-    /// Reads and opens the next record without waiting.
-    fn next_record(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
-        if self.datagram {
-            self.next_datagram_record(progress)
-        } else {
-            self.next_stream_record(progress)
-        }
-    }
-
-    /// Reads from the bound socket without blocking in it.
-    fn receive(
-        bound: &InetSocket,
-        buf: &mut [u8],
-        generation: &mut u32,
+    /// Opens the next record without waiting: into the caller's buffer when `direct` allows and
+    /// it qualifies, else into `ready`.
+    fn next_record(
+        &mut self,
+        direct: Option<Direct<'_, '_>>,
         progress: &mut RecvProgress,
-    ) -> Result<Input> {
-        match bound.recv(buf, bindings::MSG_DONTWAIT) {
-            Ok((len, truncated)) => {
-                *generation = generation.wrapping_add(1);
-                progress.consumed = true;
-                Ok(Input::Data(len, truncated))
-            }
-            // A UDP socket shut down for reading has nothing more, ever; recv says EAGAIN.
-            Err(err) if err == EAGAIN && bound.input_ended() => Ok(Input::Ended),
-            Err(err) if err == EAGAIN => Ok(Input::WouldBlock),
-            Err(err) => {
-                progress.consumed = true;
-                Err(err)
-            }
+    ) -> Result<NextRecord> {
+        if self.datagram_mode {
+            self.next_datagram_record(direct, progress)
+        } else {
+            self.next_stream_record(direct, progress)
         }
     }
 
-    fn next_stream_record(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
+    /// Counts a read of the bound socket: for `poll`'s snapshots and the caller's waits.
+    fn consumed(&mut self, progress: &mut RecvProgress) {
+        self.generation = self.generation.wrapping_add(1);
+        progress.consumed = true;
+    }
+
+    fn next_stream_record(
+        &mut self,
+        direct: Option<Direct<'_, '_>>,
+        progress: &mut RecvProgress,
+    ) -> Result<NextRecord> {
+        if self.filled > 0 {
+            return self.assemble(progress);
+        }
+        let protection = self.cipher.protection();
+        let header_len = protection.header_len();
+        let prefix_len = self.cipher.body_offset();
+        let bound = self.bound.clone();
+        let queue = bound.tcp_queue()?;
+        let queued = queue.queued();
+        if queued < header_len {
+            drop(queue);
+            return self.stream_short(progress);
+        }
+        let mut prefix = [0u8; MAX_PREFIX_LEN];
+        queue.copy(0, prefix.get_mut(..header_len).ok_or(EINVAL)?)?;
+        let parsed = TlsHeader::parse(protection, prefix.get(..header_len).ok_or(EINVAL)?);
+        let header = match parsed {
+            Ok(header) => header,
+            Err(err) => return Err(self.fail(record_error(err))),
+        };
+        let record_len = header.record_len();
+        if queued < record_len {
+            drop(queue);
+            if !self.bound.tcp_rcv_stalled() {
+                return Ok(NextRecord::WouldBlock);
+            }
+            // The TCP receive buffer cannot take the rest of the record: take it out piecewise.
+            return self.assemble(progress);
+        }
+        queue.copy(0, prefix.get_mut(..prefix_len).ok_or(EINVAL)?)?;
+        let prefix = prefix.get(..prefix_len).ok_or(EINVAL)?;
+        let payload_len = record_len - header_len;
+        let number = self.sequence.peek().ok_or(EBADMSG)?;
+        let source = Ciphertext::Tcp(&queue, prefix_len);
+        let zero_copy_len = self.direct_len(header.content_type(), payload_len);
+        let mut delivered = None;
+        if let (Some(direct), Some(len)) = (direct, zero_copy_len) {
+            if let Some(mut pages) = UserPages::extract(direct.dest, len)? {
+                let opened = self.cipher.open(
+                    number,
+                    header.content_type(),
+                    prefix,
+                    payload_len,
+                    Ciphertext::Tcp(&queue, prefix_len),
+                    PlaintextDest::User(&mut pages),
+                );
+                match opened {
+                    Ok(Opened::Record(_, len)) => {
+                        drop(pages);
+                        delivered = Some(len);
+                    }
+                    Ok(Opened::NotPlainData) => pages.give_back(direct.dest),
+                    Err(err) => {
+                        drop(pages);
+                        drop(queue);
+                        stats::count(Counter::RxDecryptErrors);
+                        return Err(self.fail(err));
+                    }
+                }
+            }
+        }
+        let opened = match delivered {
+            Some(len) => Ok(Opened::Record(ContentType::ApplicationData, len)),
+            None => {
+                self.open_into_chunk(number, header.content_type(), prefix, payload_len, source)
+            }
+        };
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(err) => {
+                drop(queue);
+                if err != ENOMEM {
+                    stats::count(Counter::RxDecryptErrors);
+                    return Err(self.fail(err));
+                }
+                return Err(err);
+            }
+        };
+        queue.consume(record_len);
+        self.consumed(progress);
+        self.sequence.take().map_err(|err| self.fail(err))?;
+        match (opened, delivered) {
+            (Opened::Record(content_type, len), Some(_)) => {
+                stats::count_record_in(content_type, len);
+                stats::count(Counter::RxZeroCopyRecords);
+                Ok(NextRecord::Delivered(len))
+            }
+            _ => Ok(NextRecord::Opened),
+        }
+    }
+
+    /// How much of a data record of `outer_type` with length field `payload_len` goes into the
+    /// caller's buffer when opened there, or `None` if it may not go there.
+    fn direct_len(&self, outer_type: ContentType, payload_len: usize) -> Option<usize> {
+        if outer_type != ContentType::ApplicationData {
+            return None;
+        }
+        let protection = self.cipher.protection();
+        let outside = protection.explicit_nonce_len() + protection.tag_len();
+        // TLS 1.3: the content type, the inner plaintext's last byte, goes to the kernel.
+        let len = payload_len.checked_sub(outside + protection.inner_type_len())?;
+        (len > 0).then_some(len)
+    }
+
+    /// Opens a record from the socket's buffers into a new chunk, which becomes `ready`.
+    fn open_into_chunk(
+        &mut self,
+        number: RecordNumber,
+        outer_type: ContentType,
+        prefix: &[u8],
+        payload_len: usize,
+        source: Ciphertext<'_>,
+    ) -> Result<Opened> {
+        let protection = self.cipher.protection();
+        let decrypted_len = payload_len
+            .checked_sub(protection.explicit_nonce_len() + protection.tag_len())
+            .ok_or(EBADMSG)?;
+        let pages_before = self.frag.allocated();
+        let mut chunk = self
+            .frag
+            .alloc(decrypted_len.max(1), decrypted_len.max(1))?;
+        stats::add(
+            Counter::RxAllocs,
+            (self.frag.allocated() - pages_before) as usize,
+        );
+        let opened = self.cipher.open(
+            number,
+            outer_type,
+            prefix,
+            payload_len,
+            source,
+            PlaintextDest::Chunk(&mut chunk),
+        )?;
+        if let Opened::Record(content_type, len) = opened {
+            stats::count_record_in(content_type, len);
+            // INVARIANT: The plaintext lies at the start of the chunk.
+            self.ready = Some(Ready {
+                content_type,
+                store: Store::Chunk(chunk.share()),
+                plaintext: 0..len,
+            });
+        }
+        Ok(opened)
+    }
+
+    /// Fewer bytes than a header are queued: wait, unless the stream ended or failed.
+    fn stream_short(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
+        if !self.bound.input_ended() && !self.bound.error_pending() {
+            return Ok(NextRecord::WouldBlock);
+        }
+        // Take what is there: the end of the stream, inside a record or not, or the error.
+        self.assemble(progress)
+    }
+
+    /// The copying path: reads the record from the stream into `assembly` and opens it there.
+    fn assemble(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
         let protection = self.cipher.protection();
         let header_len = protection.header_len();
         let header = match self.assembling {
             Some(header) => header,
             None => {
-                // The header is read only once all of it is there (or the stream ended or
-                // failed), so a partly assembled record always knows its length.
-                let missing = header_len.saturating_sub(self.filled);
-                if self.bound.tcp_queued() < missing
-                    && !self.bound.input_ended()
-                    && !self.bound.error_pending()
-                {
-                    return Ok(NextRecord::WouldBlock);
-                }
                 match self.fill_to(header_len, progress)? {
                     NextRecord::Opened => {}
                     other => return Ok(other),
                 }
                 let parsed =
-                    TlsHeader::parse(protection, self.buf.get(..header_len).ok_or(EINVAL)?);
+                    TlsHeader::parse(protection, self.assembly.get(..header_len).ok_or(EINVAL)?);
                 let header = parsed.map_err(|err| self.fail(record_error(err)))?;
                 self.assembling = Some(header);
                 header
@@ -450,8 +704,12 @@ impl Rx {
             other => return Ok(other),
         }
         let number = self.sequence.take().map_err(|err| self.fail(err))?;
-        let record = self.buf.get_mut(..record_len).ok_or(EINVAL)?;
-        let opened = self.cipher.open(number, header.content_type(), record);
+        let opened = self.cipher.open_in_place(
+            number,
+            header.content_type(),
+            &mut self.assembly,
+            0..record_len,
+        );
         let (content_type, plaintext) = opened.map_err(|err| {
             stats::count(Counter::RxDecryptErrors);
             self.fail(err)
@@ -459,22 +717,31 @@ impl Rx {
         self.filled = 0;
         self.assembling = None;
         stats::count_record_in(content_type, plaintext.len());
-        // INVARIANT: The plaintext lies within the record just read.
+        // INVARIANT: The plaintext lies within the record just assembled.
         self.ready = Some(Ready {
             content_type,
+            store: Store::Assembly,
             plaintext,
         });
         Ok(NextRecord::Opened)
     }
 
-    /// Reads from the stream until `buf` holds `len` bytes: `Opened` once it does.
+    /// Reads from the stream until `assembly` holds `len` bytes: `Opened` once it does.
     fn fill_to(&mut self, len: usize, progress: &mut RecvProgress) -> Result<NextRecord> {
         while self.filled < len {
-            let space = self.buf.get_mut(self.filled..len).ok_or(EINVAL)?;
-            match Self::receive(&self.bound, space, &mut self.generation, progress)? {
-                Input::Data(0, _) | Input::Ended => return self.end_of_stream(),
-                Input::Data(read, _) => self.filled += read,
-                Input::WouldBlock => return Ok(NextRecord::WouldBlock),
+            let space = self.assembly.get_mut(self.filled..len).ok_or(EINVAL)?;
+            match self.bound.recv(space, bindings::MSG_DONTWAIT) {
+                Ok((0, _)) => return self.end_of_stream(),
+                Ok((read, _)) => {
+                    stats::add(Counter::RxCopyBytes, read);
+                    self.filled += read;
+                    self.consumed(progress);
+                }
+                Err(err) if err == EAGAIN => return Ok(NextRecord::WouldBlock),
+                Err(err) => {
+                    self.consumed(progress);
+                    return Err(err);
+                }
             }
         }
         Ok(NextRecord::Opened)
@@ -494,44 +761,60 @@ impl Rx {
         err
     }
 
-    fn next_datagram_record(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
+    fn next_datagram_record(
+        &mut self,
+        mut direct: Option<Direct<'_, '_>>,
+        progress: &mut RecvProgress,
+    ) -> Result<NextRecord> {
         loop {
-            if self.open_in_datagram() {
-                return Ok(NextRecord::Opened);
+            match self.open_in_datagram(direct.as_mut().map(|direct| Direct {
+                dest: &mut *direct.dest,
+            }))? {
+                NextRecord::WouldBlock => {}
+                other => return Ok(other),
             }
-            let input = Self::receive(&self.bound, &mut self.buf, &mut self.generation, progress)?;
-            let (len, truncated) = match input {
-                Input::Data(len, truncated) => (len, truncated),
-                Input::Ended => return Ok(NextRecord::Ended),
-                Input::WouldBlock => return Ok(NextRecord::WouldBlock),
-            };
-            self.next_in_datagram = 0;
-            self.filled = if truncated { 0 } else { len };
-            if truncated {
-                stats::count(Counter::RxMalformed);
+            // The datagram is used up: the next one.
+            self.datagram = None;
+            match self.bound.recv_datagram()? {
+                Some(datagram) => {
+                    self.consumed(progress);
+                    self.next_in_datagram = 0;
+                    self.datagram = Some(datagram);
+                }
+                // A UDP socket shut down for reading has nothing more, ever.
+                None if self.bound.input_ended() => return Ok(NextRecord::Ended),
+                None => return Ok(NextRecord::WouldBlock),
             }
         }
     }
 
-    /// Opens the next record of the datagram in `buf`, dropping (and counting) those that are
-    /// malformed, replayed, of another epoch or forged. Whether a record is now ready.
-    fn open_in_datagram(&mut self) -> bool {
+    /// Opens the next record of the current datagram, dropping (and counting) those that are
+    /// malformed, over-long, replayed, of another epoch or forged: into the caller's buffer when
+    /// `direct` allows, else into `ready`. `WouldBlock` when the datagram has no record left.
+    fn open_in_datagram(&mut self, mut direct: Option<Direct<'_, '_>>) -> Result<NextRecord> {
         let protection = self.cipher.protection();
-        while self.ready.is_none() && self.next_in_datagram < self.filled {
-            let start = self.next_in_datagram;
-            let Some(rest) = self.buf.get(start..self.filled) else {
-                self.next_in_datagram = self.filled;
-                break;
+        let prefix_len = self.cipher.body_offset();
+        while self.ready.is_none() {
+            let Some(datagram) = self.datagram.as_ref() else {
+                return Ok(NextRecord::WouldBlock);
             };
-            let header = match DtlsHeader::parse(protection, rest) {
-                Ok(header) if header.record_len() <= rest.len() => header,
+            let start = self.next_in_datagram;
+            let rest = datagram.len().saturating_sub(start);
+            if rest == 0 {
+                return Ok(NextRecord::WouldBlock);
+            }
+            let mut prefix = [0u8; MAX_PREFIX_LEN];
+            let have = rest.min(MAX_PREFIX_LEN);
+            datagram.copy(start, prefix.get_mut(..have).ok_or(EINVAL)?)?;
+            let header = match DtlsHeader::parse(protection, prefix.get(..have).ok_or(EINVAL)?) {
+                Ok(header) if header.record_len() <= rest && prefix_len <= have => header,
                 _ => {
-                    self.skip_unparsable_record(start);
+                    self.skip_unparsable_record(start, prefix.get(..have).unwrap_or(&[]), rest);
                     continue;
                 }
             };
-            let end = start + header.record_len();
-            self.next_in_datagram = end;
+            let record_len = header.record_len();
+            self.next_in_datagram = start + record_len;
             let number = header.record_number();
             if number.epoch() != self.epoch {
                 stats::count(Counter::RxOtherEpoch);
@@ -541,47 +824,78 @@ impl Rx {
                 stats::count(Counter::RxReplayed);
                 continue;
             }
-            let Some(record) = self.buf.get_mut(start..end) else {
-                continue;
-            };
-            let Ok((content_type, plaintext)) =
-                self.cipher
-                    .open(RecordNumber::Dtls(number), header.content_type(), record)
-            else {
-                // Forged or corrupted: dropped, and the window does not move.
-                stats::count(Counter::RxDecryptErrors);
-                continue;
-            };
+            let payload_len = record_len - DTLS_HEADER_LEN;
+            let prefix = prefix.get(..prefix_len).ok_or(EINVAL)?;
+            let source_offset = start + prefix_len;
+            let zero_copy_len = self.direct_len(header.content_type(), payload_len);
+            let mut delivered = None;
+            if let (Some(direct), Some(len)) = (direct.as_mut(), zero_copy_len) {
+                if let Some(mut pages) = UserPages::extract(direct.dest, len)? {
+                    let datagram = self.datagram.as_ref().ok_or(EINVAL)?;
+                    let opened = self.cipher.open(
+                        RecordNumber::Dtls(number),
+                        header.content_type(),
+                        prefix,
+                        payload_len,
+                        Ciphertext::Datagram(datagram, source_offset),
+                        PlaintextDest::User(&mut pages),
+                    );
+                    match opened {
+                        Ok(Opened::Record(_, len)) => delivered = Some(len),
+                        // Forged or corrupted: dropped, and the window does not move.
+                        Ok(Opened::NotPlainData) | Err(_) => {
+                            pages.give_back(direct.dest);
+                            stats::count(Counter::RxDecryptErrors);
+                            continue;
+                        }
+                    }
+                }
+            }
+            if delivered.is_none() {
+                let datagram = self.datagram.take().ok_or(EINVAL)?;
+                let opened = self.open_into_chunk(
+                    RecordNumber::Dtls(number),
+                    header.content_type(),
+                    prefix,
+                    payload_len,
+                    Ciphertext::Datagram(&datagram, source_offset),
+                );
+                self.datagram = Some(datagram);
+                if opened.is_err() {
+                    // Forged or corrupted: dropped, and the window does not move.
+                    stats::count(Counter::RxDecryptErrors);
+                    continue;
+                }
+            }
             if self.window.mark(number.sequence()).is_err() {
                 // Not reachable under the lock after `check`, but the contract is to drop.
                 stats::count(Counter::RxReplayed);
+                self.ready = None;
                 continue;
             }
-            stats::count_record_in(content_type, plaintext.len());
-            // INVARIANT: The plaintext lies within the record, within the datagram.
-            self.ready = Some(Ready {
-                content_type,
-                plaintext: start + plaintext.start..start + plaintext.end,
-            });
+            if let Some(len) = delivered {
+                stats::count_record_in(ContentType::ApplicationData, len);
+                stats::count(Counter::RxZeroCopyRecords);
+                return Ok(NextRecord::Delivered(len));
+            }
         }
-        self.ready.is_some()
+        Ok(NextRecord::Opened)
     }
 
-    /// Skips a DTLS record the header parser rejects. When its length field still frames it
-    /// inside the datagram (an epoch-0 plaintext record the peer retransmits, such as a one-byte
-    /// change_cipher_spec, or a record over the length limit), only that record is dropped;
-    /// otherwise the rest of the datagram.
-    fn skip_unparsable_record(&mut self, start: usize) {
-        let rest = self.buf.get(start..self.filled).unwrap_or(&[]);
+    /// Skips a DTLS record the header parser rejects, given its first bytes. When its length
+    /// field still frames it inside the datagram (an epoch-0 plaintext record the peer
+    /// retransmits, such as a one-byte change_cipher_spec, or a record over the length limit),
+    /// only that record is dropped; otherwise the rest of the datagram.
+    fn skip_unparsable_record(&mut self, start: usize, head: &[u8], rest: usize) {
         let field = |at: usize| {
-            rest.get(at..at + 2)
+            head.get(at..at + 2)
                 .and_then(|bytes| bytes.try_into().ok())
                 .map(u16::from_be_bytes)
         };
         // DTLS header: type (1), version (2), epoch (2), sequence number (6), length (2).
         let framed = field(11)
             .map(|len| DTLS_HEADER_LEN + usize::from(len))
-            .filter(|&len| len <= rest.len());
+            .filter(|&len| len <= rest);
         match (framed, field(3)) {
             (Some(len), Some(epoch)) if epoch != self.epoch => {
                 stats::count(Counter::RxOtherEpoch);
@@ -593,7 +907,7 @@ impl Rx {
             }
             (None, _) => {
                 stats::count(Counter::RxMalformed);
-                self.next_in_datagram = self.filled;
+                self.next_in_datagram = start + rest;
             }
         }
     }
@@ -601,6 +915,6 @@ impl Rx {
 
 impl Drop for Rx {
     fn drop(&mut self) {
-        crate::crypto::wipe(&mut self.buf);
+        crate::crypto::wipe(&mut self.assembly);
     }
 }

@@ -68,11 +68,13 @@ use crate::{
         socket::{
             CreateArgs,
             Msg,
+            Pipe,
             Poll,
             SockOptOut,
             SockOptValue,
             Socket,
-            SocketOps, //
+            SocketOps,
+            SPLICE_NONBLOCK, //
         },
         wait::{
             impl_has_wait_entry,
@@ -516,10 +518,38 @@ impl KtlsSocket {
         &self,
         dest: &mut IovIterDest<'_>,
         flags: u32,
-        mut timeout: c_long,
+        timeout: c_long,
         report_type: &mut dyn FnMut(ContentType) -> bool,
     ) -> Result<Received> {
         let nonblock = flags & bindings::MSG_DONTWAIT != 0;
+        self.read(nonblock, timeout, |rx, progress| {
+            rx.recv(dest, flags, progress, report_type)
+        })
+    }
+
+    /// `splice_read`: see [`Rx::splice`]. Waits as [`Self::recv`] does, `SPLICE_F_NONBLOCK`
+    /// meaning `MSG_DONTWAIT`.
+    fn splice(
+        &self,
+        pipe: &Pipe<'_>,
+        len: usize,
+        nonblock: bool,
+        timeout: c_long,
+    ) -> Result<usize> {
+        self.read(nonblock, timeout, |rx, progress| {
+            rx.splice(pipe, len, progress)
+        })
+        .map(|received| received.len)
+    }
+
+    /// Runs the receive `step` as the only reader until it is done, waiting for the bound
+    /// socket between steps (see the module documentation).
+    fn read(
+        &self,
+        nonblock: bool,
+        mut timeout: c_long,
+        mut step: impl FnMut(&mut Rx, &mut RecvProgress) -> Result<RecvStep>,
+    ) -> Result<Received> {
         let mut state = acquire(&self.rx, &self.rx_wait, nonblock, &mut timeout, |state| {
             &mut state.reader_present
         })?;
@@ -529,9 +559,9 @@ impl KtlsSocket {
             let Some(rx) = state.rx.as_mut() else {
                 break Err(ENOKEY);
             };
-            let step = rx.recv(dest, flags, &mut progress, report_type);
+            let done = step(rx, &mut progress);
             self.rx_poll.store(rx.poll_state().pack(), Release);
-            match step {
+            match done {
                 Ok(RecvStep::Done) => break Ok(()),
                 Ok(RecvStep::WouldBlock) if nonblock || timeout == 0 => break Err(EAGAIN),
                 Ok(RecvStep::WouldBlock) => {
@@ -559,6 +589,33 @@ impl KtlsSocket {
             Err(_) if progress.received.len > 0 => Ok(progress.received),
             Err(err) if err == ENOKEY => Err(self.no_keys()),
             Err(err) => Err(err),
+        }
+    }
+
+    /// `splice_eof`: the end of a `sendfile` or `splice` into the socket seals its last record
+    /// and sends what the bound socket takes now; the flush work sends the rest.
+    fn splice_eof(this: ArcBorrow<'_, Self>) {
+        let mut timeout = NO_TIMEOUT;
+        // Interrupted by a signal: the record stays open, for the next call or `close`.
+        let Ok(mut state) = acquire(&this.tx, &this.tx_wait, false, &mut timeout, |state| {
+            &mut state.writer_present
+        }) else {
+            return;
+        };
+        let pending = match state.tx.as_mut() {
+            Some(tx) => {
+                // An error stays for the next `send` to report.
+                let _ = tx.push_open();
+                tx.has_pending()
+            }
+            None => false,
+        };
+        this.tx_pending.store(pending, Release);
+        state.writer_present = false;
+        drop(state);
+        this.tx_wait.notify_all();
+        if pending {
+            Self::queue_tx_work(this);
         }
     }
 
@@ -653,9 +710,13 @@ impl WorkItem for KtlsSocket {
 }
 
 /// Whether the TCP queue holds the rest of the record being assembled (`need` more bytes) or,
-/// when none is, a whole record: its header is peeked at.
+/// when none is, a whole record: its header is peeked at. A stalled receive side (a collapsed
+/// window) counts too: then `recv` takes the queued part out, and more can come.
 fn whole_record_queued(bound: &Bound, need: u32) -> bool {
     let queued = bound.socket.tcp_queued();
+    if queued > 0 && bound.socket.tcp_rcv_stalled() {
+        return true;
+    }
     if need > 0 {
         return queued >= usize::try_from(need).unwrap_or(usize::MAX);
     }
@@ -833,6 +894,23 @@ impl SocketOps for KtlsSocket {
     /// `EOPNOTSUPP` (the kernel's `sock_no_mmap` would say `ENODEV`).
     fn mmap(_this: ArcBorrow<'_, Self>) -> Result {
         Err(EOPNOTSUPP)
+    }
+
+    /// Decrypted data moves to the pipe as references on the pages it was decrypted into.
+    fn splice_read(
+        this: ArcBorrow<'_, Self>,
+        sock: &Socket,
+        pipe: &Pipe<'_>,
+        len: usize,
+        flags: u32,
+    ) -> Result<usize> {
+        let nonblock = flags & SPLICE_NONBLOCK != 0;
+        let timeout = sock.rcvtimeo(nonblock);
+        this.splice(pipe, len, nonblock, timeout)
+    }
+
+    fn splice_eof(this: ArcBorrow<'_, Self>) {
+        Self::splice_eof(this);
     }
 }
 

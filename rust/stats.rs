@@ -40,9 +40,19 @@ pub(crate) enum Counter {
     RxOtherEpoch,
     /// DTLS datagrams or records dropped as malformed (bad header, truncated).
     RxMalformed,
+    /// Bytes af_ktls copied on the send path (the caller's plaintext into a record's page).
+    TxCopyBytes,
+    /// Bytes af_ktls copied on the receive path (into the kernel, and out to the caller).
+    RxCopyBytes,
+    /// Pages allocated for records sent (page-fragment refills).
+    TxAllocs,
+    /// Pages allocated for records received.
+    RxAllocs,
+    /// Records opened straight into the caller's buffer, with no copy.
+    RxZeroCopyRecords,
 }
 
-const COUNT: usize = 9;
+const COUNT: usize = 14;
 
 /// The names printed in `/proc/net/af_ktls`.
 static NAMES: [&str; COUNT] = [
@@ -55,6 +65,11 @@ static NAMES: [&str; COUNT] = [
     "KtlsRxReplayed",
     "KtlsRxOtherEpoch",
     "KtlsRxMalformed",
+    "KtlsTxCopyBytes",
+    "KtlsRxCopyBytes",
+    "KtlsTxAllocs",
+    "KtlsRxAllocs",
+    "KtlsRxZeroCopyRecords",
 ];
 
 static COUNTERS: [Atomic<u64>; COUNT] = [const { Atomic::new(0) }; COUNT];

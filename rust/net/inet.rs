@@ -13,15 +13,22 @@ use kernel::{
         LocalFile, //
     },
     prelude::*,
-    sync::aref::ARef,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc, //
     },
 };
 
 use super::socket::Poll;
-use crate::helpers;
+use crate::{
+    helpers,
+    pages::SharedChunk,
+    sg::SgSource, //
+};
 
 /// Which transport an [`InetSocket`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,26 +132,6 @@ impl InetSocket {
         self.sock.as_ptr()
     }
 
-    /// Sends `bytes` with `kernel_sendmsg` and the given `MSG_*` flags; returns how many were
-    /// taken (all of them for UDP).
-    pub(crate) fn send(&self, bytes: &[u8], flags: u32) -> Result<usize> {
-        let mut msg = bindings::msghdr {
-            msg_flags: flags,
-            ..Default::default()
-        };
-        let mut vec = bindings::kvec {
-            iov_base: bytes.as_ptr().cast_mut().cast(),
-            iov_len: bytes.len(),
-        };
-        // SAFETY: By the type invariant `sock` is live; `msg` and `vec` are valid and `vec`
-        // describes `bytes`, which the socket only reads.
-        let sent = unsafe {
-            bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut vec, 1, bytes.len())
-        };
-        to_result(sent)?;
-        usize::try_from(sent).map_err(|_| EINVAL)
-    }
-
     /// Receives into `buf` with `kernel_recvmsg` and the given `MSG_*` flags. Returns the number
     /// of bytes (0 at the end of a TCP stream) and whether a datagram was truncated.
     pub(crate) fn recv(&self, buf: &mut [u8], flags: u32) -> Result<(usize, bool)> {
@@ -162,6 +149,85 @@ impl InetSocket {
         to_result(received)?;
         let truncated = msg.msg_flags & bindings::MSG_TRUNC != 0;
         Ok((usize::try_from(received).map_err(|_| EINVAL)?, truncated))
+    }
+
+    /// Sends `range` of `chunk` with the given `MSG_*` flags and `MSG_SPLICE_PAGES`: the socket
+    /// takes references on the page instead of copying the bytes. Returns how many it took.
+    pub(crate) fn send_chunk(
+        &self,
+        chunk: &SharedChunk,
+        range: core::ops::Range<usize>,
+        flags: u32,
+    ) -> Result<usize> {
+        let (page, offset, len) = chunk.raw_parts();
+        if range.start > range.end || range.end > len as usize {
+            return Err(EINVAL);
+        }
+        let bytes = range.end - range.start;
+        let vec = bindings::bio_vec {
+            bv_page: page,
+            bv_len: c_uint::try_from(bytes).map_err(|_| EINVAL)?,
+            bv_offset: offset + range.start as u32,
+        };
+        let mut msg = bindings::msghdr {
+            msg_flags: flags | bindings::MSG_SPLICE_PAGES,
+            ..Default::default()
+        };
+        // SAFETY: `msg_iter` is a valid place; `vec` describes bytes of the chunk, which stays
+        // unchanged (shared) and referenced for the call; the socket takes its own references.
+        unsafe {
+            bindings::iov_iter_bvec(&mut msg.msg_iter, bindings::ITER_SOURCE, &vec, 1, bytes)
+        };
+        // SAFETY: By the type invariant `sock` is live; `msg` is valid.
+        let sent = unsafe { bindings::sock_sendmsg(self.sock.as_ptr(), &mut msg) };
+        to_result(sent)?;
+        usize::try_from(sent).map_err(|_| EINVAL)
+    }
+
+    /// Locks a TCP socket for reading its receive queue in place ([`TcpQueue`]).
+    pub(crate) fn tcp_queue(&self) -> Result<TcpQueue<'_>> {
+        if self.transport != Transport::Tcp {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant `sock` is live.
+        unsafe { helpers::rnet_sock_lock(self.sock.as_ptr()) };
+        // INVARIANT: Locked just above, by this task.
+        Ok(TcpQueue { socket: self })
+    }
+
+    /// The next datagram of a UDP socket, without waiting: `Ok(None)` when none is queued, or
+    /// when the socket's input ended ([`Self::input_ended`] tells). Its checksum is verified.
+    pub(crate) fn recv_datagram(self: &Arc<Self>) -> Result<Option<Datagram>> {
+        if self.transport != Transport::Udp {
+            return Err(EINVAL);
+        }
+        let mut len = 0;
+        let mut err = 0;
+        // SAFETY: By the type invariant `sock` is live, and a UDP one.
+        let skb = unsafe { helpers::rnet_udp_recv(self.sock.as_ptr(), &mut len, &mut err) };
+        let Some(skb) = NonNull::new(skb) else {
+            return match err {
+                0 => Err(EIO),
+                err if Error::from_errno(err) == EAGAIN => Ok(None),
+                err => Err(Error::from_errno(err)),
+            };
+        };
+        // INVARIANT: The datagram was taken off the socket's queue and is ours.
+        Ok(Some(Datagram {
+            socket: self.clone(),
+            skb,
+            len: len as usize,
+        }))
+    }
+
+    /// TCP: whether the receive side is stalled (memory pressure, or a window down to one
+    /// segment): then queued data must be read out for more to come.
+    pub(crate) fn tcp_rcv_stalled(&self) -> bool {
+        if self.transport != Transport::Tcp {
+            return false;
+        }
+        // SAFETY: By the type invariant `sock` is live, and a TCP one.
+        unsafe { helpers::rnet_tcp_rcv_stalled(self.sock.as_ptr()) }
     }
 
     /// Waits until a reader (`for_write` false) or a writer of the socket could make progress,
@@ -214,5 +280,133 @@ impl InetSocket {
 impl Drop for InetSocket {
     fn drop(&mut self) {
         self.unclaim();
+    }
+}
+
+/// A TCP socket locked (`lock_sock`) for reading its receive queue in place: the queue does not
+/// change until the guard is dropped (`release_sock`), so its bytes can be mapped into
+/// scatterlists and consumed afterwards.
+///
+/// # Invariants
+///
+/// `socket` is a TCP socket locked by this task for the guard's lifetime.
+pub(crate) struct TcpQueue<'s> {
+    socket: &'s InetSocket,
+}
+
+impl<'s> TcpQueue<'s> {
+    /// Bytes queued.
+    pub(crate) fn queued(&self) -> usize {
+        self.socket.tcp_queued()
+    }
+
+    /// Copies the queued bytes from `offset` into `out`; `EAGAIN` if fewer are queued.
+    pub(crate) fn copy(&self, offset: usize, out: &mut [u8]) -> Result {
+        let offset = u32::try_from(offset).map_err(|_| EINVAL)?;
+        let len = u32::try_from(out.len()).map_err(|_| EINVAL)?;
+        // SAFETY: By the type invariant the socket is a locked TCP socket; `out` is writable
+        // for `len` bytes.
+        to_result(unsafe {
+            helpers::rnet_tcp_queue_copy(self.socket.as_raw(), offset, out.as_mut_ptr().cast(), len)
+        })
+    }
+
+    /// Adds the `len` queued bytes from `offset` to `list`, which may use them while the guard
+    /// lives. `EAGAIN` if fewer are queued, `EMSGSIZE` if the list has too few entries left.
+    pub(crate) fn map<'a>(&'a self, list: &mut SgSource<'a>, offset: usize, len: usize) -> Result {
+        let offset32 = u32::try_from(offset).map_err(|_| EINVAL)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        let sock = self.socket.as_raw();
+        // SAFETY: By the type invariant the socket is locked, so its queued buffers stay, as they
+        // are, while the guard (borrowed for `'a`) lives; they are linearly mapped socket buffers.
+        unsafe {
+            list.push_with(len, |entries, room| {
+                let used = helpers::rnet_tcp_queue_sg(sock, offset32, len32, entries, room);
+                to_result(used)?;
+                usize::try_from(used).map_err(|_| EINVAL)
+            })
+        }
+    }
+
+    /// Consumes the next `len` queued bytes (they were used).
+    pub(crate) fn consume(self, len: usize) {
+        if let Ok(len) = u32::try_from(len) {
+            // SAFETY: By the type invariant the socket is locked; `tcp_read_done` consumes at most
+            // what is queued.
+            unsafe { helpers::rnet_tcp_consume(self.socket.as_raw(), len) };
+        }
+    }
+}
+
+impl Drop for TcpQueue<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant this task locked the socket; released once here.
+        unsafe { helpers::rnet_sock_unlock(self.socket.as_raw()) };
+    }
+}
+
+/// A datagram taken off a UDP socket, its payload of `len` bytes at offset 0; given back to the
+/// socket's accounting (`skb_consume_udp`) on drop.
+///
+/// # Invariants
+///
+/// `skb` is a datagram of `socket` that this value owns.
+pub(crate) struct Datagram {
+    socket: Arc<InetSocket>,
+    skb: NonNull<bindings::sk_buff>,
+    len: usize,
+}
+
+// SAFETY: An skb may be used and freed from any task; only `&mut`/owned access changes it.
+unsafe impl Send for Datagram {}
+
+// SAFETY: `&Datagram` only reads the skb's data.
+unsafe impl Sync for Datagram {}
+
+impl Datagram {
+    /// The payload's length.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies payload bytes from `offset` into `out`.
+    pub(crate) fn copy(&self, offset: usize, out: &mut [u8]) -> Result {
+        if offset > self.len || out.len() > self.len - offset {
+            return Err(EINVAL);
+        }
+        let offset = c_int::try_from(offset).map_err(|_| EINVAL)?;
+        let len = c_int::try_from(out.len()).map_err(|_| EINVAL)?;
+        // SAFETY: By the type invariant the skb is ours; the range is within its payload, and
+        // `out` is writable for `len` bytes.
+        to_result(unsafe {
+            bindings::skb_copy_bits(self.skb.as_ptr(), offset, out.as_mut_ptr().cast(), len)
+        })
+    }
+
+    /// Adds `len` payload bytes from `offset` to `list`, which may use them while the datagram
+    /// (borrowed for `'a`) lives.
+    pub(crate) fn map<'a>(&'a self, list: &mut SgSource<'a>, offset: usize, len: usize) -> Result {
+        if offset > self.len || len > self.len - offset {
+            return Err(EINVAL);
+        }
+        let offset32 = u32::try_from(offset).map_err(|_| EINVAL)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        let skb = self.skb.as_ptr();
+        // SAFETY: The skb is ours (type invariant) and unchanged while borrowed for `'a`; its
+        // buffers are linearly mapped.
+        unsafe {
+            list.push_with(len, |entries, room| {
+                let used = helpers::rnet_skb_sg(skb, offset32, len32, entries, room);
+                to_result(used)?;
+                usize::try_from(used).map_err(|_| EINVAL)
+            })
+        }
+    }
+}
+
+impl Drop for Datagram {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the skb is a datagram of the (live) socket, ours to free.
+        unsafe { helpers::rnet_udp_consume(self.socket.as_raw(), self.skb.as_ptr()) };
     }
 }

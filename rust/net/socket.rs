@@ -43,7 +43,10 @@ use super::{
     family::FamilySlot,
     sock::SockRef, //
 };
-use crate::helpers;
+use crate::{
+    helpers,
+    pages::SharedChunk, //
+};
 
 /// What `socket(2)` asked of the family.
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +130,60 @@ pub(crate) trait SocketOps: Sized + Send + Sync + 'static {
     /// `mmap(2)` of the socket.
     fn mmap(_this: ArcBorrow<'_, Self>) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `splice(2)` out of the socket into `pipe`: at most `len` bytes; `flags` are `SPLICE_F_*`.
+    fn splice_read(
+        _this: ArcBorrow<'_, Self>,
+        _sock: &Socket,
+        _pipe: &Pipe<'_>,
+        _len: usize,
+        _flags: u32,
+    ) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The source of a `splice(2)` or `sendfile(2)` into the socket ended (its last call had
+    /// `MSG_MORE`, expecting more).
+    fn splice_eof(_this: ArcBorrow<'_, Self>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// `SPLICE_F_NONBLOCK`: a `splice_read` that must not wait for data.
+pub(crate) const SPLICE_NONBLOCK: u32 = helpers::SPLICE_F_NONBLOCK;
+
+/// The pipe `splice_read` fills.
+///
+/// # Invariants
+///
+/// `pipe` is the live pipe of a `splice_read` call, locked by the splice code, for `'a`.
+pub(crate) struct Pipe<'a> {
+    pipe: NonNull<bindings::pipe_inode_info>,
+    _call: PhantomData<&'a ()>,
+}
+
+impl Pipe<'_> {
+    /// Adds `range` of `chunk` to the pipe as one buffer holding a reference on its page (never
+    /// a copy). Returns the bytes added; `EAGAIN` when the pipe is full, `EPIPE` (and `SIGPIPE`)
+    /// when it has no reader.
+    pub(crate) fn add_chunk(
+        &self,
+        chunk: &SharedChunk,
+        range: core::ops::Range<usize>,
+    ) -> Result<usize> {
+        let (page, offset, len) = chunk.raw_parts();
+        if range.start >= range.end || range.end > len as usize {
+            return Err(EINVAL);
+        }
+        let start = u32::try_from(range.start).map_err(|_| EINVAL)?;
+        let bytes = u32::try_from(range.end - range.start).map_err(|_| EINVAL)?;
+        // SAFETY: By the type invariant the pipe is live and locked; the chunk is shared (never
+        // written again) and its page referenced, and the pipe takes its own reference.
+        let added =
+            unsafe { helpers::rnet_pipe_add_page(self.pipe.as_ptr(), page, offset + start, bytes) };
+        to_result(i32::try_from(added).unwrap_or(-22))?;
+        usize::try_from(added).map_err(|_| EINVAL)
     }
 }
 
@@ -500,6 +557,41 @@ impl<T: SocketOps> OpsTable<T> {
 
     /// # Safety
     ///
+    /// Called by the splice code with a live socket and a live, locked pipe.
+    unsafe extern "C" fn splice_read(
+        sock: *mut bindings::socket,
+        _ppos: *mut bindings::loff_t,
+        pipe: *mut bindings::pipe_inode_info,
+        len: usize,
+        flags: c_uint,
+    ) -> isize {
+        let result = (|| {
+            // INVARIANT: The splice code passes the call's pipe, locked.
+            let pipe = Pipe {
+                pipe: NonNull::new(pipe).ok_or(EINVAL)?,
+                _call: PhantomData,
+            };
+            // SAFETY: The splice code passes a live socket of the family.
+            let (this, sock) = unsafe { (Self::state(sock), Socket::from_raw(sock)) };
+            let spliced = T::splice_read(this, sock, &pipe, len, flags)?;
+            isize::try_from(spliced).map_err(|_| EINVAL)
+        })();
+        match result {
+            Ok(spliced) => spliced,
+            Err(err) => err.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the splice code with a live socket.
+    unsafe extern "C" fn splice_eof(sock: *mut bindings::socket) {
+        // SAFETY: The splice code passes a live socket of the family.
+        T::splice_eof(unsafe { Self::state(sock) });
+    }
+
+    /// # Safety
+    ///
     /// Called by the socket core with a live socket.
     unsafe extern "C" fn mmap(
         _file: *mut bindings::file,
@@ -556,6 +648,16 @@ impl<T: SocketOps> OpsTable<T> {
             Some(Self::mmap)
         } else {
             Some(helpers::sock_no_mmap)
+        },
+        splice_read: if T::HAS_SPLICE_READ {
+            Some(Self::splice_read)
+        } else {
+            None
+        },
+        splice_eof: if T::HAS_SPLICE_EOF {
+            Some(Self::splice_eof)
+        } else {
+            None
         },
         ..pin_init::zeroed()
     };

@@ -40,6 +40,29 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Serve files over HTTPS (HTTP/1.1 GET/HEAD): rustls handshake, then the body with
+    /// sendfile(2) on an AF_KTLS socket.
+    Serve {
+        /// Directory whose regular files are served.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        #[arg(long, value_enum, default_value = "1.3")]
+        tls: TlsVersionArg,
+        #[arg(long, value_enum, default_value = "aes128gcm")]
+        cipher: CipherArg,
+        /// Server certificate chain (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Server private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Serve this many connections, then exit (default: for ever).
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Write a role's pattern to stdout (to feed openssl/gnutls in interop tests).
     Pattern {
         #[arg(long, value_enum)]

@@ -7,6 +7,7 @@ pub mod dtls;
 pub mod error;
 pub mod handoff;
 pub mod pattern;
+pub mod serve;
 pub mod session;
 pub mod tls;
 pub mod transfer;

@@ -24,6 +24,32 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Serve {
+            dir,
+            listen,
+            tls,
+            cipher,
+            cert,
+            key,
+            count,
+        } => {
+            let options = ktls_tool::serve::ServeOptions {
+                listen,
+                dir,
+                tls: *tls,
+                cipher: *cipher,
+                cert,
+                key,
+                count: *count,
+            };
+            return match ktls_tool::serve::serve(&options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ktls-tool serve: {e}");
+                    ExitCode::from(EXIT_ERROR)
+                }
+            };
+        }
         Command::Server { listen, common } => {
             (ktls_tool::session::run_server(listen, common), common)
         }
