@@ -1549,9 +1549,9 @@ TEST_F(tls, nonblocking)
 
 /*
  * Mainline moves 6 MB per reader or writer; under emulation that is minutes, so the port moves
- * a twentieth of it (the same number of processes and calls, smaller calls).
+ * a sixtieth of it: the same processes and number of calls, smaller calls.
  */
-#define MULTIPROC_DATA (300 * 1000)
+#define MULTIPROC_DATA (100 * 1000)
 
 static void
 test_mutliproc(struct __test_metadata *_metadata, struct _test_data_tls *self,
