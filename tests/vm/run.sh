@@ -91,7 +91,7 @@ run_ksft() {
         [ -z "$totals" ] && tail -n 40 "$out/$name.log" | sed 's/^/    | /'
         [ "$f" = 0 ] && f=1
     fi
-    [ "$s" != 0 ] && echo "      $name: $s skipped (features not there yet; see the log)"
+    [ "$s" != 0 ] && echo "      $name: $s skipped (the log says why)"
     count "$name" "$p" "$f" "$t0"
 }
 
