@@ -27,57 +27,16 @@
 #include <linux/ktls.h>
 #include <linux/tls.h>
 
+/* The helpers shared with the other C tests; a failed set-up step fails the cmocka test. */
+#define KTLS_REQUIRE(cond) assert_true(cond)
+#include "ktls_test.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
 #ifndef TCP_ULP
 #define TCP_ULP 31
 #endif
-
-/* A connected pair of TCP (SOCK_STREAM) or UDP (SOCK_DGRAM) sockets on loopback. */
-static void inet_pair(int type, int fds[2])
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
-
-	if (type == SOCK_STREAM) {
-		int listener = socket(AF_INET, SOCK_STREAM, 0);
-
-		assert_true(listener >= 0);
-		assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
-		assert_int_equal(listen(listener, 1), 0);
-		assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
-		fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-		assert_int_equal(connect(fds[0], (struct sockaddr *)&addr, sizeof(addr)), 0);
-		fds[1] = accept(listener, NULL, NULL);
-		assert_true(fds[1] >= 0);
-		close(listener);
-	} else {
-		struct sockaddr_in a = addr, b = addr;
-		socklen_t la = sizeof(a), lb = sizeof(b);
-
-		fds[0] = socket(AF_INET, SOCK_DGRAM, 0);
-		fds[1] = socket(AF_INET, SOCK_DGRAM, 0);
-		assert_int_equal(bind(fds[0], (struct sockaddr *)&a, sizeof(a)), 0);
-		assert_int_equal(bind(fds[1], (struct sockaddr *)&b, sizeof(b)), 0);
-		assert_int_equal(getsockname(fds[0], (struct sockaddr *)&a, &la), 0);
-		assert_int_equal(getsockname(fds[1], (struct sockaddr *)&b, &lb), 0);
-		assert_int_equal(connect(fds[0], (struct sockaddr *)&b, sizeof(b)), 0);
-		assert_int_equal(connect(fds[1], (struct sockaddr *)&a, sizeof(a)), 0);
-	}
-}
-
-static int ktls_bind(int type, int fd, uint16_t version, uint16_t cipher)
-{
-	struct sockaddr_ktls sa = {
-		.sa_family = AF_KTLS, .sa_cipher = cipher, .sa_version = version, .sa_socket = fd,
-	};
-	int s = socket(AF_KTLS, type, 0);
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return s;
-}
 
 /* Fixed key material: direction 0 and 1 get different keys. */
 static void fill_keys(struct ktls_crypto_info_aes_gcm_128 *info, uint16_t version, int direction,
@@ -109,19 +68,13 @@ static void set_keys(int s, uint16_t version, int tx_direction)
 	assert_int_equal(setsockopt(s, SOL_KTLS, KTLS_RX, &rx, sizeof(rx)), 0);
 }
 
-static void pattern(unsigned char *buf, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (unsigned char)(i * 31 + seed + (i >> 8));
-}
-
 /* Sends `len` bytes from a to b and checks them, reading in chunks. */
 static void transfer(int a, int b, size_t len, size_t chunk, unsigned seed, int datagram)
 {
 	unsigned char *out = malloc(len), *in = malloc(len);
 	size_t sent = 0, got = 0;
 
-	pattern(out, len, seed);
+	ktls_pattern(out, len, seed);
 	while (sent < len) {
 		size_t n = len - sent < chunk ? len - sent : chunk;
 		ssize_t r = send(a, out + sent, n, 0);
@@ -152,9 +105,9 @@ static void tls12_loopback_both_ways(void **state)
 	(void)state;
 	int tcp[2];
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_TLS_1_2, 0);
 	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
@@ -172,9 +125,9 @@ static void tls13_loopback_both_ways(void **state)
 	(void)state;
 	int tcp[2];
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_TLS_1_3, 0);
 	set_keys(b, KTLS_VERSION_TLS_1_3, 1);
@@ -191,9 +144,9 @@ static void dtls12_loopback_both_ways(void **state)
 	(void)state;
 	int udp[2];
 
-	inet_pair(SOCK_DGRAM, udp);
-	int a = ktls_bind(SOCK_DGRAM, udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
-	int b = ktls_bind(SOCK_DGRAM, udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_DGRAM, udp);
+	int a = ktls_bind(udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_DTLS_1_2, 0);
 	set_keys(b, KTLS_VERSION_DTLS_1_2, 1);
@@ -222,8 +175,8 @@ static void against_mainline_ktls(uint16_t version)
 {
 	int tcp[2];
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], version, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], version, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, version, 0);
 	ulp_keys(tcp[1], version, 1);
@@ -253,8 +206,8 @@ static void bind_errors(void **state)
 	int unconnected = socket(AF_INET, SOCK_STREAM, 0);
 	int pipefd[2];
 
-	inet_pair(SOCK_STREAM, tcp);
-	inet_pair(SOCK_DGRAM, udp);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	ktls_inet_pair(SOCK_DGRAM, udp);
 	assert_int_equal(pipe(pipefd), 0);
 
 	struct {
@@ -286,7 +239,7 @@ static void bind_errors(void **state)
 		close(s);
 	}
 	/* Bound once: a second bind fails. */
-	int s = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int s = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 	struct sockaddr_ktls again = { AF_KTLS, KTLS_CIPHER_AES_GCM_128, KTLS_VERSION_TLS_1_2, 0, tcp[0] };
 
 	errno = 0;
@@ -310,7 +263,7 @@ static void option_errors_and_readback(void **state)
 	socklen_t len;
 	char byte = 0;
 
-	inet_pair(SOCK_STREAM, tcp);
+	ktls_inet_pair(SOCK_STREAM, tcp);
 	fill_keys(&info, KTLS_VERSION_TLS_1_2, 0, 5);
 
 	int unbound = socket(AF_KTLS, SOCK_STREAM, 0);
@@ -323,7 +276,7 @@ static void option_errors_and_readback(void **state)
 	assert_int_equal(errno, ENOTCONN);
 	close(unbound);
 
-	int s = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int s = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	/* Data before keys. */
 	errno = 0;
@@ -405,8 +358,8 @@ static void corrupted_record_gives_ebadmsg_and_stays_failed(void **state)
 	int tcp[2];
 	char buf[64];
 
-	inet_pair(SOCK_STREAM, tcp);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
 	/* A well-formed header with a payload that cannot authenticate. */
@@ -432,9 +385,9 @@ static void control_record_needs_cmsg_and_stays_queued(void **state)
 	unsigned char alert[2] = { 1, 0 }; /* warning, close_notify */
 	char cbuf[CMSG_SPACE(1)];
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_TLS_1_3, 0);
 	set_keys(b, KTLS_VERSION_TLS_1_3, 1);
@@ -488,9 +441,9 @@ static void msg_more_holds_the_record_open(void **state)
 	char buf[64];
 	struct pollfd pfd;
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_TLS_1_2, 0);
 	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
@@ -516,21 +469,6 @@ static void msg_more_holds_the_record_open(void **state)
 	close(tcp[1]);
 }
 
-/* Reads a counter from /proc/net/af_ktls. */
-static unsigned long long counter(const char *name)
-{
-	FILE *f = fopen("/proc/net/af_ktls", "r");
-	char key[64];
-	unsigned long long value, found = 0;
-
-	assert_non_null(f);
-	while (fscanf(f, "%63s %llu", key, &value) == 2)
-		if (strcmp(key, name) == 0)
-			found = value;
-	fclose(f);
-	return found;
-}
-
 /*
  * DTLS: a sender's datagrams are captured on the raw UDP socket, then replayed, forged and
  * re-epoched into a receiver. Only authentic, new records are delivered; the others are dropped
@@ -544,8 +482,8 @@ static void dtls12_drops_replayed_forged_and_foreign_records(void **state)
 	ssize_t wire_len[200];
 	char buf[128];
 
-	inet_pair(SOCK_DGRAM, udp);
-	int a = ktls_bind(SOCK_DGRAM, udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_DGRAM, udp);
+	int a = ktls_bind(udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_DTLS_1_2, 0);
 	/* Capture 200 records as the peer's raw UDP socket sees them. */
@@ -559,13 +497,13 @@ static void dtls12_drops_replayed_forged_and_foreign_records(void **state)
 		assert_int_equal(wire[i][3], 0);
 		assert_int_equal(wire[i][4], 1); /* epoch 1 */
 	}
-	int b = ktls_bind(SOCK_DGRAM, udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(b, KTLS_VERSION_DTLS_1_2, 1);
-	unsigned long long replayed = counter("KtlsRxReplayed");
-	unsigned long long forged = counter("KtlsRxDecryptErrors");
-	unsigned long long foreign = counter("KtlsRxOtherEpoch");
-	unsigned long long malformed = counter("KtlsRxMalformed");
+	unsigned long long replayed = ktls_counter("KtlsRxReplayed");
+	unsigned long long forged = ktls_counter("KtlsRxDecryptErrors");
+	unsigned long long foreign = ktls_counter("KtlsRxOtherEpoch");
+	unsigned long long malformed = ktls_counter("KtlsRxMalformed");
 
 	/* Inject with the raw socket: udp[0] is still connected to udp[1]. */
 #define INJECT(bytes, len) assert_int_equal(send(udp[0], (bytes), (len), 0), (ssize_t)(len))
@@ -635,10 +573,10 @@ static void dtls12_drops_replayed_forged_and_foreign_records(void **state)
 	EXPECT(151);
 	EXPECT(152);
 
-	assert_int_equal(counter("KtlsRxReplayed") - replayed, 2);
-	assert_int_equal(counter("KtlsRxDecryptErrors") - forged, 1);
-	assert_int_equal(counter("KtlsRxOtherEpoch") - foreign, 2);
-	assert_int_equal(counter("KtlsRxMalformed") - malformed, 1);
+	assert_int_equal(ktls_counter("KtlsRxReplayed") - replayed, 2);
+	assert_int_equal(ktls_counter("KtlsRxDecryptErrors") - forged, 1);
+	assert_int_equal(ktls_counter("KtlsRxOtherEpoch") - foreign, 2);
+	assert_int_equal(ktls_counter("KtlsRxMalformed") - malformed, 1);
 #undef INJECT
 #undef EXPECT
 #undef EXPECT_NOTHING
@@ -657,8 +595,8 @@ static void dtls12_records_fit_the_mtu(void **state)
 	unsigned char out[2000], raw[2000];
 	char small[10];
 
-	inet_pair(SOCK_DGRAM, udp);
-	int a = ktls_bind(SOCK_DGRAM, udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_DGRAM, udp);
+	int a = ktls_bind(udp[0], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_DTLS_1_2, 0);
 	assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), 0);
@@ -666,14 +604,14 @@ static void dtls12_records_fit_the_mtu(void **state)
 	errno = 0;
 	assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), -1);
 	assert_int_equal(errno, EINVAL);
-	pattern(out, sizeof(out), 10);
+	ktls_pattern(out, sizeof(out), 10);
 	assert_int_equal(send(a, out, 1200, 0), 1200);
 	/* 1200 bytes in records of 500 - 37 = 463: three datagrams of at most 500 bytes. */
 	assert_int_equal(recv(udp[1], raw, sizeof(raw), 0), 500);
 	assert_int_equal(recv(udp[1], raw, sizeof(raw), 0), 500);
 	assert_int_equal(recv(udp[1], raw, sizeof(raw), 0), 1200 - 2 * 463 + 37);
 
-	int b = ktls_bind(SOCK_DGRAM, udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(udp[1], KTLS_VERSION_DTLS_1_2, KTLS_CIPHER_AES_GCM_128);
 	struct ktls_crypto_info_aes_gcm_128 rx;
 
 	/* b receives a's records from sequence 3 on. */
@@ -701,15 +639,15 @@ static void poll_reports_only_whole_records(void **state)
 	char buf[16];
 	struct pollfd pfd;
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_TLS_1_2, 0);
 	assert_int_equal(send(a, "hello", 5, 0), 5);
 	/* Capture the record before b exists: 5 header + 8 nonce + 5 data + 16 tag. */
 	assert_int_equal(recv(tcp[1], record, sizeof(record), MSG_WAITALL | MSG_DONTWAIT), 34);
 
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
 	pfd = (struct pollfd){ .fd = b, .events = POLLIN };
@@ -752,8 +690,8 @@ static void so_rcvtimeo_gives_eagain(void **state)
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 200 * 1000 };
 	struct timespec t0, t1;
 
-	inet_pair(SOCK_STREAM, tcp);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(b, KTLS_VERSION_TLS_1_2, 1);
 	assert_int_equal(setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
@@ -769,50 +707,6 @@ static void so_rcvtimeo_gives_eagain(void **state)
 	close(tcp[1]);
 }
 
-/* Key material for any cipher, in a buffer sized for the largest struct; returns its size. */
-static socklen_t fill_any_keys(unsigned char *buf, uint16_t version, uint16_t cipher,
-			       int direction, uint64_t first_seq)
-{
-	unsigned char *iv, *key, *salt, *rec_seq;
-	size_t iv_len, key_len, salt_len;
-	socklen_t size;
-
-	memset(buf, 0, 64);
-	switch (cipher) {
-	case KTLS_CIPHER_AES_GCM_256: {
-		struct ktls_crypto_info_aes_gcm_256 *info = (void *)buf;
-
-		iv = info->iv, key = info->key, salt = info->salt, rec_seq = info->rec_seq;
-		iv_len = 8, key_len = 32, salt_len = 4, size = sizeof(*info);
-		break;
-	}
-	case KTLS_CIPHER_CHACHA20_POLY1305: {
-		struct ktls_crypto_info_chacha20_poly1305 *info = (void *)buf;
-
-		iv = info->iv, key = info->key, salt = NULL, rec_seq = info->rec_seq;
-		iv_len = 12, key_len = 32, salt_len = 0, size = sizeof(*info);
-		break;
-	}
-	default: {
-		struct ktls_crypto_info_aes_gcm_128 *info = (void *)buf;
-
-		iv = info->iv, key = info->key, salt = info->salt, rec_seq = info->rec_seq;
-		iv_len = 8, key_len = 16, salt_len = 4, size = sizeof(*info);
-	}
-	}
-	((struct ktls_crypto_info *)buf)->version = version;
-	((struct ktls_crypto_info *)buf)->cipher_type = cipher;
-	for (size_t i = 0; i < key_len; i++)
-		key[i] = (unsigned char)(0x10 * direction + i * 3);
-	for (size_t i = 0; i < salt_len; i++)
-		salt[i] = (unsigned char)(0xa0 + direction + i);
-	for (size_t i = 0; i < iv_len; i++)
-		iv[i] = (unsigned char)(0x50 + direction + i);
-	for (int i = 0; i < 8; i++)
-		rec_seq[7 - i] = (unsigned char)(first_seq >> (8 * i));
-	return size;
-}
-
 /*
  * Every cipher, both TLS versions, against mainline kTLS on the other end of the TCP
  * connection (so the records are checked by an independent implementation), and DTLS 1.2
@@ -825,7 +719,7 @@ static void every_cipher_and_version(void **state)
 				     KTLS_CIPHER_CHACHA20_POLY1305 };
 	const uint16_t versions[] = { KTLS_VERSION_TLS_1_2, KTLS_VERSION_TLS_1_3,
 				      KTLS_VERSION_DTLS_1_2 };
-	unsigned char tx[64], rx[64];
+	struct ktls_keys tx, rx;
 
 	for (size_t c = 0; c < 3; c++) {
 		for (size_t v = 0; v < 3; v++) {
@@ -835,24 +729,24 @@ static void every_cipher_and_version(void **state)
 			uint64_t first = dtls ? 1ULL << 48 : 0;
 			int pair[2];
 
-			inet_pair(type, pair);
-			int a = ktls_bind(type, pair[0], version, cipher);
-			socklen_t size = fill_any_keys(tx, version, cipher, 0, first);
+			ktls_inet_pair(type, pair);
+			int a = ktls_bind(pair[0], version, cipher);
 
-			fill_any_keys(rx, version, cipher, 1, first);
-			assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_TX, tx, size), 0);
-			assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_RX, rx, size), 0);
+			ktls_keys_init(&tx, version, cipher, 0, first);
+			ktls_keys_init(&rx, version, cipher, 1, first);
+			assert_int_equal(ktls_set_keys(a, KTLS_TX, &tx), 0);
+			assert_int_equal(ktls_set_keys(a, KTLS_RX, &rx), 0);
 			int b;
 
 			if (dtls) {
-				b = ktls_bind(type, pair[1], version, cipher);
-				assert_int_equal(setsockopt(b, SOL_KTLS, KTLS_TX, rx, size), 0);
-				assert_int_equal(setsockopt(b, SOL_KTLS, KTLS_RX, tx, size), 0);
+				b = ktls_bind(pair[1], version, cipher);
+				assert_int_equal(ktls_set_keys(b, KTLS_TX, &rx), 0);
+				assert_int_equal(ktls_set_keys(b, KTLS_RX, &tx), 0);
 			} else {
 				b = pair[1];
 				assert_int_equal(setsockopt(b, SOL_TCP, TCP_ULP, "tls", sizeof("tls")), 0);
-				assert_int_equal(setsockopt(b, SOL_TLS, TLS_TX, rx, size), 0);
-				assert_int_equal(setsockopt(b, SOL_TLS, TLS_RX, tx, size), 0);
+				assert_int_equal(setsockopt(b, SOL_TLS, TLS_TX, &rx.info, rx.len), 0);
+				assert_int_equal(setsockopt(b, SOL_TLS, TLS_RX, &tx.info, tx.len), 0);
 			}
 			transfer(a, b, 40000, dtls ? 1200 : 9000, (unsigned)(c * 3 + v), dtls);
 			transfer(b, a, 40000, dtls ? 1000 : 17000, (unsigned)(c * 3 + v + 50), dtls);
@@ -872,8 +766,8 @@ static void sequence_exhaustion_is_an_error(void **state)
 	int tcp[2];
 	struct ktls_crypto_info_aes_gcm_128 tx;
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	fill_keys(&tx, KTLS_VERSION_TLS_1_2, 0, UINT64_MAX);
 	assert_int_equal(setsockopt(a, SOL_KTLS, KTLS_TX, &tx, sizeof(tx)), 0);
@@ -942,9 +836,9 @@ static void close_during_use(void **state)
 	pthread_t thread;
 	struct blocked_reader reader = { 0 };
 
-	inet_pair(SOCK_STREAM, tcp);
-	int a = ktls_bind(SOCK_STREAM, tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
-	int b = ktls_bind(SOCK_STREAM, tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	int a = ktls_bind(tcp[0], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
+	int b = ktls_bind(tcp[1], KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(a, KTLS_VERSION_TLS_1_3, 0);
 	set_keys(b, KTLS_VERSION_TLS_1_3, 1);
@@ -964,8 +858,8 @@ static void close_during_use(void **state)
 	/* A peer that goes away ends a blocked recv with 0 (end of stream). */
 	int pair[2];
 
-	inet_pair(SOCK_STREAM, pair);
-	int c = ktls_bind(SOCK_STREAM, pair[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
+	ktls_inet_pair(SOCK_STREAM, pair);
+	int c = ktls_bind(pair[0], KTLS_VERSION_TLS_1_2, KTLS_CIPHER_AES_GCM_128);
 
 	set_keys(c, KTLS_VERSION_TLS_1_2, 0);
 	reader.fd = c;

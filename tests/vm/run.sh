@@ -73,9 +73,41 @@ run_cmocka() {
     fi
     count "$name" "$p" "$f" "$t0"
 }
+
+# C tests written with the kernel's kselftest harness: it ends with
+# "# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N". An expected failure (xfail) counts as
+# passed, an unexpected pass (xpass) and an error as failed; skips are listed, not counted.
+run_ksft() {
+    local name=$1 t0=$SECONDS; shift
+    "$@" > "$out/$name.log" 2>&1
+    local rc=$? totals p f s
+    totals=$(grep -E '^# Totals: ' "$out/$name.log" | tail -1)
+    p=$(sed -nE 's/.* pass:([0-9]+) fail:([0-9]+) xfail:([0-9]+) xpass:([0-9]+) skip:([0-9]+) error:([0-9]+).*/\1 \3/p' <<<"$totals")
+    f=$(sed -nE 's/.* pass:([0-9]+) fail:([0-9]+) xfail:([0-9]+) xpass:([0-9]+) skip:([0-9]+) error:([0-9]+).*/\2 \4 \6/p' <<<"$totals")
+    s=$(sed -nE 's/.* skip:([0-9]+) .*/\1/p' <<<"$totals")
+    p=$(( ${p// /+} + 0 )) f=$(( ${f// /+} + 0 )) s=${s:-0}
+    grep -E '^not ok ' "$out/$name.log" | sed 's/^/    | /'
+    if [ "$rc" != 0 ] || [ -z "$totals" ]; then
+        [ -z "$totals" ] && tail -n 40 "$out/$name.log" | sed 's/^/    | /'
+        [ "$f" = 0 ] && f=1
+    fi
+    [ "$s" != 0 ] && echo "      $name: $s skipped (the log says why)"
+    count "$name" "$p" "$f" "$t0"
+}
+
 if [ "$kunit_only" = 0 ]; then
     run_cmocka c_socket "$repo/build/tests/c/socket_test"
     run_cmocka c_data "$repo/build/tests/c/data_test"
+    # The debug kernel (the one with kmemleak) runs the ported selftest's TLS fixture for two of
+    # its six variants: TLS 1.2 AES-128-GCM (explicit nonce) and TLS 1.3 ChaCha20-Poly1305. All
+    # six take about ten minutes there; the other four add only key sizes and combinations.
+    # (tls_err then runs for TLS 1.2 only.)
+    tls_filter=()
+    [ -e /sys/kernel/debug/kmemleak ] &&
+        tls_filter=(-V 13_aes_gcm -V 12_chacha -V 12_aes_gcm_256 -V 13_aes_gcm_256)
+    run_ksft c_tls_selftest "$repo/build/tests/c/tls_selftest" "${tls_filter[@]}"
+    run_ksft c_dtls_selftest "$repo/build/tests/c/dtls_selftest"
+    run_ksft c_reliability "$repo/build/tests/c/reliability_test"
     check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
     check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
     # rustls in userspace on one end, AF_KTLS (ktls::from_rustls) on the other, both roles.
