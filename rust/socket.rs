@@ -832,9 +832,16 @@ impl SocketOps for KtlsSocket {
         let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
         let mut value = [0u8; MAX_CRYPTO_INFO_LEN];
         let result = this.get_option(name, &mut value).and_then(|len| {
-            if room < len {
+            // As mainline: a buffer of exactly `struct ktls_crypto_info` gets the version and
+            // cipher only, which is how an application asks what a socket was set up with.
+            let is_keys = name == uapi::KTLS_TX || name == uapi::KTLS_RX;
+            let len = if is_keys && room == uapi::CRYPTO_INFO_HEADER_LEN {
+                uapi::CRYPTO_INFO_HEADER_LEN
+            } else if room < len {
                 return Err(EINVAL);
-            }
+            } else {
+                len
+            };
             out.write(value.get(..len).ok_or(EINVAL)?)
         });
         wipe(&mut value);

@@ -145,6 +145,9 @@ impl CryptoInfoLayout {
     }
 }
 
+/// `struct ktls_crypto_info`, the version and cipher every key structure starts with.
+pub(crate) const CRYPTO_INFO_HEADER_LEN: usize = size_of::<ktls_crypto_info>();
+
 /// The largest `struct ktls_crypto_info_*`.
 pub(crate) const MAX_CRYPTO_INFO_LEN: usize = {
     let aes256 = size_of::<ktls_crypto_info_aes_gcm_256>();

@@ -14,7 +14,7 @@
  * EIO where mainline gives EINVAL: the tests of that wait for this switch.
  */
 #ifndef KTLS_HAVE_SPLICE_READ
-#define KTLS_HAVE_SPLICE_READ 0
+#define KTLS_HAVE_SPLICE_READ 1
 #endif
 #define KTLS_SPLICE_READ_MISSING "needs splice_read, issue 11"
 
