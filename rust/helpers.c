@@ -321,6 +321,11 @@ bool rnet_sock_input_ended(struct socket *sock)
 	return READ_ONCE(sock->sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
+int rnet_sock_rcvbuf(struct socket *sock)
+{
+	return READ_ONCE(sock->sk->sk_rcvbuf);
+}
+
 int rnet_tcp_inq(struct socket *sock)
 {
 	return tcp_inq(sock->sk);

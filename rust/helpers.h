@@ -123,6 +123,9 @@ int rnet_inet_wait(struct socket *sock, long *timeo, bool for_write, bool sleep_
 bool rnet_sock_error_pending(struct socket *sock);
 bool rnet_sock_input_ended(struct socket *sock);
 
+/* sk_rcvbuf. */
+int rnet_sock_rcvbuf(struct socket *sock);
+
 /* tcp_inq() of a TCP socket. */
 int rnet_tcp_inq(struct socket *sock);
 

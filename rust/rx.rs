@@ -5,8 +5,13 @@
 //! - A whole data record the caller's buffer can take is decrypted from the socket buffers
 //!   straight into the caller's memory: no copy in the kernel at all ([`Stats`] counts these).
 //! - Otherwise (`MSG_PEEK`, a short buffer, a control record, the next record of a datagram) it
-//!   is decrypted from the socket buffers into a page chunk of ours, the `ready` record, and
+//!   is decrypted from the socket buffers into a page chunk of ours, queued in `ready`, and
 //!   copied out from there (or handed to a pipe by `splice_read`, without a copy).
+//! - Decrypt-ahead ([`Rx::decrypt_ahead`], run by the socket's work item when records arrive and
+//!   no reader is in a call) opens whole records the same way into `ready`, a few records ahead,
+//!   so that the reader finds plaintext. It stops at a control record (the application decides
+//!   what follows one, e.g. new keys), at an error (reported after the records before it) and at
+//!   a record that needs the copying path (left to the reader).
 //! - TLS: a record the TCP receive buffer cannot hold whole is pulled out of it piecewise into a
 //!   buffer (`assembly`) and opened there in place: the copying path.
 //!
@@ -27,7 +32,14 @@ use kernel::{
     bindings,
     iov::IovIterDest,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        atomic::{
+            Acquire,
+            Atomic,
+            Release, //
+        },
+        Arc, //
+    },
 };
 
 use crate::{
@@ -62,7 +74,8 @@ use crate::{
         protection::{
             RecordProtection,
             DTLS_HEADER_LEN,
-            GCM_EXPLICIT_NONCE_LEN, //
+            GCM_EXPLICIT_NONCE_LEN,
+            MAX_PLAINTEXT_LEN, //
         },
         seq::DtlsRecordNumber,
         window::ReplayWindow,
@@ -75,6 +88,14 @@ use crate::{
 
 /// The longest record prefix: a DTLS header and an explicit nonce.
 const MAX_PREFIX_LEN: usize = DTLS_HEADER_LEN + GCM_EXPLICIT_NONCE_LEN;
+
+/// Decrypt-ahead opens at most this many records before a reader takes them.
+pub(crate) const AHEAD_RECORDS: usize = 4;
+
+/// `MSG_PEEK` and decrypt-ahead hold at most this much plaintext, or the bound socket's receive
+/// buffer if that is larger: bytes taken out of the socket no longer count against its buffer,
+/// so without a bound a peer could make the kernel hold any amount.
+const MIN_HELD_PLAINTEXT: usize = 2 * MAX_PLAINTEXT_LEN;
 
 /// Where a ready record's plaintext is.
 enum Store {
@@ -110,6 +131,8 @@ pub(crate) struct RecvProgress {
     pub(crate) received: Received,
     /// The content type of the records delivered (reported to the caller once).
     reported: Option<ContentType>,
+    /// `MSG_PEEK`: how many queued records were copied whole (the next to look at).
+    peeked: usize,
     /// Whether the last step read anything from the bound socket.
     pub(crate) consumed: bool,
 }
@@ -141,6 +164,27 @@ pub(crate) struct RxPoll {
     pub(crate) generation: u32,
 }
 
+/// Where [`RxPoll`] is published, packed into one word, for `poll` to read without a lock: the
+/// receive side stores each change as it makes it, before the bound socket's queue shows it (so
+/// that a poller sees a record either still queued there or already opened).
+pub(crate) struct PollWord(Atomic<u64>);
+
+impl PollWord {
+    /// A word that says nothing is ready.
+    pub(crate) fn new() -> Self {
+        Self(Atomic::new(0))
+    }
+
+    /// The state last published.
+    pub(crate) fn load(&self) -> RxPoll {
+        RxPoll::unpack(self.0.load(Acquire))
+    }
+
+    fn store(&self, state: RxPoll) {
+        self.0.store(state.pack(), Release);
+    }
+}
+
 impl RxPoll {
     const READY: u64 = 1 << 0;
     const FAILED: u64 = 1 << 1;
@@ -148,7 +192,7 @@ impl RxPoll {
     const GENERATION_MASK: u32 = (1 << 30) - 1;
 
     /// Packs the state into one word, so that `poll` reads a consistent snapshot.
-    pub(crate) fn pack(self) -> u64 {
+    fn pack(self) -> u64 {
         let mut word = (u64::from(self.need) << 32)
             | (u64::from(self.generation & Self::GENERATION_MASK) << 2);
         if self.ready {
@@ -161,7 +205,7 @@ impl RxPoll {
     }
 
     /// The state [`Self::pack`] packed.
-    pub(crate) fn unpack(word: u64) -> Self {
+    fn unpack(word: u64) -> Self {
         Self {
             ready: word & Self::READY != 0,
             failed: word & Self::FAILED != 0,
@@ -173,7 +217,7 @@ impl RxPoll {
 
 /// What trying to open the next record gave.
 enum NextRecord {
-    /// `Rx::ready` holds a record.
+    /// A record was queued at the back of `Rx::ready`.
     Opened,
     /// A data record of this many bytes went straight into the caller's buffer.
     Delivered(usize),
@@ -192,12 +236,14 @@ struct Direct<'b, 'd> {
 ///
 /// # Invariants
 ///
-/// `ready`'s plaintext lies within its store (for `Store::Assembly`, within
-/// `assembly[..filled]`); TLS: `filled <= assembly.len()` and, while `assembling` is set,
-/// `filled` bytes of that record are in `assembly`; DTLS: `next_in_datagram` is an offset in
-/// `datagram`.
+/// Each `ready` record's plaintext lies within its store; at most one is stored in `assembly`,
+/// and none while a record is being assembled (`filled > 0`); TLS: `filled <= assembly.len()`
+/// and, while `assembling` is set, `filled` bytes of that record are in `assembly`; DTLS:
+/// `next_in_datagram` is an offset in `datagram`.
 pub(crate) struct Rx {
     bound: Arc<InetSocket>,
+    /// Where `poll` reads [`Self::poll_state`].
+    published: Arc<PollWord>,
     cipher: RecordCipher,
     keys: DirectionKeys,
     datagram_mode: bool,
@@ -208,7 +254,8 @@ pub(crate) struct Rx {
     window: ReplayWindow,
     /// Where opened records' chunks come from.
     frag: PageFrag,
-    ready: Option<Ready>,
+    /// Opened records not read yet, oldest first.
+    ready: KVec<Ready>,
     /// TLS, the copying path: a record pulled out of the TCP queue in pieces.
     assembly: KVec<u8>,
     /// Bytes of it in `assembly`.
@@ -230,6 +277,7 @@ impl Rx {
         bound: Arc<InetSocket>,
         protection: RecordProtection,
         keys: DirectionKeys,
+        published: Arc<PollWord>,
     ) -> Result<Self> {
         let rec_seq = keys.rec_seq();
         let first = DtlsRecordNumber::from_be_bytes(rec_seq);
@@ -252,7 +300,7 @@ impl Rx {
             epoch: first.epoch(),
             window,
             frag: PageFrag::new(),
-            ready: None,
+            ready: KVec::with_capacity(AHEAD_RECORDS + 1, GFP_KERNEL)?,
             assembly: KVec::from_elem(0u8, assembly_len, GFP_KERNEL)?,
             filled: 0,
             assembling: None,
@@ -260,9 +308,15 @@ impl Rx {
             next_in_datagram: 0,
             keys,
             bound,
+            published,
             failed: None,
             generation: 0,
         })
+    }
+
+    /// Publishes [`Self::poll_state`] for `poll`.
+    pub(crate) fn publish(&self) {
+        self.published.store(self.poll_state());
     }
 
     /// The bound socket records come from.
@@ -287,7 +341,7 @@ impl Rx {
     }
 
     /// The state `poll` reads.
-    pub(crate) fn poll_state(&self) -> RxPoll {
+    fn poll_state(&self) -> RxPoll {
         let more_in_datagram = self
             .datagram
             .as_ref()
@@ -305,7 +359,7 @@ impl Rx {
             }
         };
         RxPoll {
-            ready: self.ready.is_some() || self.failed.is_some() || more_in_datagram,
+            ready: !self.ready.is_empty() || self.failed.is_some() || more_in_datagram,
             failed: self.failed.is_some(),
             need: u32::try_from(need).unwrap_or(u32::MAX),
             generation: self.generation,
@@ -329,7 +383,7 @@ impl Rx {
         progress.consumed = false;
         let peek = flags & bindings::MSG_PEEK != 0;
         let result = self.deliver(dest, flags, progress, report_type);
-        if self.datagram_mode && !peek && self.ready.is_none() {
+        if self.datagram_mode && !peek && self.ready.is_empty() {
             // The next record of the datagram is opened now, so that `poll` knows whether one
             // is really there (it may be dropped).
             let _ = self.open_in_datagram(None);
@@ -352,35 +406,27 @@ impl Rx {
         progress: &mut RecvProgress,
     ) -> Result<RecvStep> {
         progress.consumed = false;
-        if let Some(err) = self.failed {
-            return Err(err);
-        }
-        if self.ready.is_none() {
+        if self.ready.is_empty() {
+            if let Some(err) = self.failed {
+                return Err(err);
+            }
             match self.next_record(None, progress)? {
                 NextRecord::Opened | NextRecord::Delivered(_) => {}
                 NextRecord::Ended => return Ok(RecvStep::Done),
                 NextRecord::WouldBlock => return Ok(RecvStep::WouldBlock),
             }
         }
-        let Some(ready) = self.ready.as_mut() else {
+        match self.ready.first() {
+            None => return Ok(RecvStep::Done),
+            Some(ready) if ready.content_type != ContentType::ApplicationData => {
+                return Err(EINVAL)
+            }
+            Some(_) => {}
+        }
+        self.chunk_from_assembly()?;
+        let Some(ready) = self.ready.first_mut() else {
             return Ok(RecvStep::Done);
         };
-        if ready.content_type != ContentType::ApplicationData {
-            return Err(EINVAL);
-        }
-        if matches!(ready.store, Store::Assembly) {
-            let bytes = self.assembly.get(ready.plaintext.clone()).ok_or(EINVAL)?;
-            let size = bytes.len().max(1);
-            let mut chunk = self.frag.alloc(size, size)?;
-            chunk
-                .as_mut_slice()
-                .get_mut(..bytes.len())
-                .ok_or(EINVAL)?
-                .copy_from_slice(bytes);
-            stats::add(Counter::RxCopyBytes, bytes.len());
-            ready.plaintext = 0..bytes.len();
-            ready.store = Store::Chunk(chunk.share());
-        }
         let Store::Chunk(chunk) = &ready.store else {
             return Err(EINVAL);
         };
@@ -392,12 +438,87 @@ impl Rx {
             ready.plaintext.start += added;
         }
         if ready.plaintext.is_empty() {
-            self.ready = None;
-            if self.datagram_mode {
+            self.pop_front();
+            if self.datagram_mode && self.ready.is_empty() {
                 let _ = self.open_in_datagram(None);
             }
         }
         Ok(RecvStep::Done)
+    }
+
+    /// Opens whole records that are already queued on the bound socket, without waiting, until
+    /// [`AHEAD_RECORDS`] or the plaintext bound are held; returns how many it opened. Called
+    /// only between readers' calls. Stops at a control record, at an error (which the reader
+    /// gets after the records before it) and before a record that needs the copying path.
+    pub(crate) fn decrypt_ahead(&mut self) -> usize {
+        let mut progress = RecvProgress::default();
+        let mut opened = 0;
+        while self.failed.is_none()
+            && self.ready.len() < AHEAD_RECORDS
+            && self.held_plaintext() < self.plaintext_bound()
+            && self
+                .ready
+                .last()
+                .is_none_or(|ready| ready.content_type == ContentType::ApplicationData)
+        {
+            let next = if self.datagram_mode {
+                self.next_datagram_record(None, &mut progress)
+            } else {
+                self.next_stream_record(None, false, &mut progress)
+            };
+            match next {
+                Ok(NextRecord::Opened) => {
+                    stats::count(Counter::RxAheadRecords);
+                    opened += 1;
+                }
+                // An error is kept (`fail`) for the reader when it breaks the stream.
+                _ => break,
+            }
+        }
+        opened
+    }
+
+    /// Plaintext bytes held in `ready`.
+    fn held_plaintext(&self) -> usize {
+        self.ready.iter().map(|ready| ready.plaintext.len()).sum()
+    }
+
+    /// How much plaintext `MSG_PEEK` and decrypt-ahead may hold.
+    fn plaintext_bound(&self) -> usize {
+        self.bound.rcvbuf().max(MIN_HELD_PLAINTEXT)
+    }
+
+    /// Drops the oldest queued record, read in full.
+    fn pop_front(&mut self) {
+        if !self.ready.is_empty() {
+            // Cannot fail: the queue is not empty.
+            let _ = self.ready.remove(0);
+        }
+    }
+
+    /// Moves the record opened in `assembly`, if one is queued, into a chunk of its own, so that
+    /// `assembly` is free for the next record and the record can go to a pipe (a copy).
+    fn chunk_from_assembly(&mut self) -> Result {
+        let Some(ready) = self
+            .ready
+            .iter_mut()
+            .find(|ready| matches!(ready.store, Store::Assembly))
+        else {
+            return Ok(());
+        };
+        let bytes = self.assembly.get(ready.plaintext.clone()).ok_or(EINVAL)?;
+        let size = bytes.len().max(1);
+        let mut chunk = self.frag.alloc(size, size)?;
+        chunk
+            .as_mut_slice()
+            .get_mut(..bytes.len())
+            .ok_or(EINVAL)?
+            .copy_from_slice(bytes);
+        stats::add(Counter::RxCopyBytes, bytes.len());
+        // INVARIANT: The plaintext now lies at the start of the chunk; `assembly` holds none.
+        ready.plaintext = 0..bytes.len();
+        ready.store = Store::Chunk(chunk.share());
+        Ok(())
     }
 
     fn deliver(
@@ -410,18 +531,24 @@ impl Rx {
         let peek = flags & bindings::MSG_PEEK != 0;
         let waitall = flags & bindings::MSG_WAITALL != 0;
         let real_len = flags & bindings::MSG_TRUNC != 0;
-        if let Some(err) = self.failed {
-            return Err(err);
-        }
         loop {
-            if self.ready.is_none() {
+            // `MSG_PEEK` walks the queue without taking from it; other calls take its front.
+            let index = if peek { progress.peeked } else { 0 };
+            if index >= self.ready.len() {
+                // An error comes after the records opened before it.
+                if let Some(err) = self.failed {
+                    return Err(err);
+                }
+                if peek && index > 0 && self.held_plaintext() >= self.plaintext_bound() {
+                    return Ok(RecvStep::Done);
+                }
                 // Only data may go straight to the caller, and only into a buffer that is
                 // consumed (no `MSG_PEEK`) and has not taken another type.
                 let direct =
                     !peek && matches!(progress.reported, None | Some(ContentType::ApplicationData));
                 let direct = direct.then_some(Direct { dest: &mut *dest });
                 match self.next_record(direct, progress)? {
-                    NextRecord::Opened => {}
+                    NextRecord::Opened => continue,
                     NextRecord::Delivered(len) => {
                         if progress.reported.is_none() {
                             report_type(ContentType::ApplicationData);
@@ -445,7 +572,7 @@ impl Rx {
                     }
                 }
             }
-            let Some(ready) = self.ready.as_mut() else {
+            let Some(ready) = self.ready.get_mut(index) else {
                 return Ok(RecvStep::Done);
             };
             let content_type = ready.content_type;
@@ -483,8 +610,16 @@ impl Rx {
             } else {
                 progress.received.len += copied;
             }
+            let whole = copied == bytes.len();
+            let more_wanted = content_type == ContentType::ApplicationData
+                && !dest.is_empty()
+                && !self.datagram_mode;
             if peek {
-                return Ok(RecvStep::Done);
+                if !whole || !more_wanted {
+                    return Ok(RecvStep::Done);
+                }
+                progress.peeked += 1;
+                continue;
             }
             ready.plaintext.start += copied;
             if self.datagram_mode {
@@ -492,10 +627,9 @@ impl Rx {
                 ready.plaintext.start = ready.plaintext.end;
             }
             if ready.plaintext.is_empty() {
-                self.ready = None;
+                self.pop_front();
             }
-            if content_type != ContentType::ApplicationData || dest.is_empty() || self.datagram_mode
-            {
+            if !more_wanted {
                 return Ok(RecvStep::Done);
             }
         }
@@ -511,7 +645,7 @@ impl Rx {
         if self.datagram_mode {
             self.next_datagram_record(direct, progress)
         } else {
-            self.next_stream_record(direct, progress)
+            self.next_stream_record(direct, true, progress)
         }
     }
 
@@ -519,14 +653,21 @@ impl Rx {
     fn consumed(&mut self, progress: &mut RecvProgress) {
         self.generation = self.generation.wrapping_add(1);
         progress.consumed = true;
+        self.publish();
     }
 
+    /// TLS: opens the next record; `copying` allows the copying path (a record the TCP receive
+    /// buffer cannot hold whole, the end of the stream), else such a record is `WouldBlock`.
     fn next_stream_record(
         &mut self,
         direct: Option<Direct<'_, '_>>,
+        copying: bool,
         progress: &mut RecvProgress,
     ) -> Result<NextRecord> {
         if self.filled > 0 {
+            if !copying {
+                return Ok(NextRecord::WouldBlock);
+            }
             return self.assemble(progress);
         }
         let protection = self.cipher.protection();
@@ -537,6 +678,14 @@ impl Rx {
         let queued = queue.queued();
         if queued < header_len {
             drop(queue);
+            if !copying {
+                return Ok(NextRecord::WouldBlock);
+            }
+            if self.bound.tcp_rcv_stalled() {
+                // Even a part of a header can hold the whole receive buffer (its socket buffer
+                // is charged in full) and close the window: it must be read out.
+                return self.assemble(progress);
+            }
             return self.stream_short(progress);
         }
         let mut prefix = [0u8; MAX_PREFIX_LEN];
@@ -549,7 +698,7 @@ impl Rx {
         let record_len = header.record_len();
         if queued < record_len {
             drop(queue);
-            if !self.bound.tcp_rcv_stalled() {
+            if !copying || !self.bound.tcp_rcv_stalled() {
                 return Ok(NextRecord::WouldBlock);
             }
             // The TCP receive buffer cannot take the rest of the record: take it out piecewise.
@@ -604,6 +753,8 @@ impl Rx {
                 return Err(err);
             }
         };
+        // `poll` sees the opened record before the bound socket's queue loses it.
+        self.publish();
         queue.consume(record_len);
         self.consumed(progress);
         self.sequence.take().map_err(|err| self.fail(err))?;
@@ -630,7 +781,7 @@ impl Rx {
         (len > 0).then_some(len)
     }
 
-    /// Opens a record from the socket's buffers into a new chunk, which becomes `ready`.
+    /// Opens a record from the socket's buffers into a new chunk, queued in `ready`.
     fn open_into_chunk(
         &mut self,
         number: RecordNumber,
@@ -643,6 +794,8 @@ impl Rx {
         let decrypted_len = payload_len
             .checked_sub(protection.explicit_nonce_len() + protection.tag_len())
             .ok_or(EBADMSG)?;
+        // Room in the queue first, so that an opened record always finds its place.
+        self.ready.reserve(1, GFP_KERNEL)?;
         let pages_before = self.frag.allocated();
         let mut chunk = self
             .frag
@@ -662,11 +815,13 @@ impl Rx {
         if let Opened::Record(content_type, len) = opened {
             stats::count_record_in(content_type, len);
             // INVARIANT: The plaintext lies at the start of the chunk.
-            self.ready = Some(Ready {
+            let ready = Ready {
                 content_type,
                 store: Store::Chunk(chunk.share()),
                 plaintext: 0..len,
-            });
+            };
+            // Cannot fail: room was reserved above.
+            self.ready.push_within_capacity(ready).map_err(|_| ENOMEM)?;
         }
         Ok(opened)
     }
@@ -687,6 +842,11 @@ impl Rx {
         let header = match self.assembling {
             Some(header) => header,
             None => {
+                if self.filled == 0 {
+                    // `assembly` may still hold a queued record (peeked at, or behind others).
+                    self.chunk_from_assembly()?;
+                    self.ready.reserve(1, GFP_KERNEL)?;
+                }
                 match self.fill_to(header_len, progress)? {
                     NextRecord::Opened => {}
                     other => return Ok(other),
@@ -717,12 +877,15 @@ impl Rx {
         self.filled = 0;
         self.assembling = None;
         stats::count_record_in(content_type, plaintext.len());
-        // INVARIANT: The plaintext lies within the record just assembled.
-        self.ready = Some(Ready {
+        // INVARIANT: The plaintext lies within the record just assembled, the only one stored
+        // in `assembly` (`chunk_from_assembly` ran before it was read in).
+        let ready = Ready {
             content_type,
             store: Store::Assembly,
             plaintext,
-        });
+        };
+        // Cannot fail: room was reserved before the record was read in.
+        self.ready.push_within_capacity(ready).map_err(|_| ENOMEM)?;
         Ok(NextRecord::Opened)
     }
 
@@ -777,9 +940,9 @@ impl Rx {
             self.datagram = None;
             match self.bound.recv_datagram()? {
                 Some(datagram) => {
-                    self.consumed(progress);
                     self.next_in_datagram = 0;
                     self.datagram = Some(datagram);
+                    self.consumed(progress);
                 }
                 // A UDP socket shut down for reading has nothing more, ever.
                 None if self.bound.input_ended() => return Ok(NextRecord::Ended),
@@ -794,7 +957,7 @@ impl Rx {
     fn open_in_datagram(&mut self, mut direct: Option<Direct<'_, '_>>) -> Result<NextRecord> {
         let protection = self.cipher.protection();
         let prefix_len = self.cipher.body_offset();
-        while self.ready.is_none() {
+        loop {
             let Some(datagram) = self.datagram.as_ref() else {
                 return Ok(NextRecord::WouldBlock);
             };
@@ -870,7 +1033,9 @@ impl Rx {
             if self.window.mark(number.sequence()).is_err() {
                 // Not reachable under the lock after `check`, but the contract is to drop.
                 stats::count(Counter::RxReplayed);
-                self.ready = None;
+                if delivered.is_none() {
+                    self.ready.pop();
+                }
                 continue;
             }
             if let Some(len) = delivered {
@@ -878,8 +1043,8 @@ impl Rx {
                 stats::count(Counter::RxZeroCopyRecords);
                 return Ok(NextRecord::Delivered(len));
             }
+            return Ok(NextRecord::Opened);
         }
-        Ok(NextRecord::Opened)
     }
 
     /// Skips a DTLS record the header parser rejects, given its first bytes. When its length

@@ -97,9 +97,9 @@ use crate::{
     rx::{
         Received,
         RecvProgress,
+        PollWord,
         RecvStep,
-        Rx,
-        RxPoll, //
+        Rx, //
     },
     tx::{
         SendProgress,
@@ -212,7 +212,15 @@ struct RxState {
     rx: Option<Rx>,
     /// A task is inside `recvmsg` (possibly waiting for data, with the mutex released).
     reader_present: bool,
+    /// `KTLS_RX_DECRYPT_AHEAD`.
+    decrypt_ahead: bool,
 }
+
+/// The work item that sends pending records ([`WorkItem`] ID).
+const TX_FLUSH_WORK: u64 = 0;
+
+/// The work item that opens arriving records ahead of the reader ([`WorkItem`] ID).
+const RX_AHEAD_WORK: u64 = 1;
 
 /// The state of one `AF_KTLS` socket, shared by its `struct sock` and by queued work.
 ///
@@ -237,22 +245,31 @@ pub(crate) struct KtlsSocket {
     rx_wait: CondVar,
     /// Receive keys are set: `rx_poll` describes them.
     rx_configured: Atomic<bool>,
-    /// [`RxPoll`], packed: published under `rx`, read by `poll`.
-    rx_poll: Atomic<u64>,
+    /// [`RxPoll`]: published by the receive side, read by `poll`.
+    rx_poll: Arc<PollWord>,
     /// Sealed records wait for the bound socket: no `POLLOUT`, and room queues `tx_work`.
     tx_pending: Atomic<bool>,
+    /// Receive keys are set and `KTLS_RX_DECRYPT_AHEAD` is on: arriving data queues `rx_work`.
+    rx_ahead: Atomic<bool>,
+    /// `rx_work` found a reader in a call and left the records to it; the reader queues the
+    /// work when it leaves, for what arrived meanwhile.
+    rx_ahead_missed: Atomic<bool>,
     /// `release` ran: work that runs late does nothing.
     closed: Atomic<bool>,
     /// Sends pending records once the bound socket has room.
     #[pin]
-    tx_work: Work<KtlsSocket>,
+    tx_work: Work<KtlsSocket, TX_FLUSH_WORK>,
+    /// Opens arriving records ahead of the reader.
+    #[pin]
+    rx_work: Work<KtlsSocket, RX_AHEAD_WORK>,
     /// Watches the bound socket's wake-ups ([`OnWake`]).
     #[pin]
     watch: WaitEntry<KtlsSocket>,
 }
 
 impl_has_work! {
-    impl HasWork<Self> for KtlsSocket { self.tx_work }
+    impl HasWork<Self, 0> for KtlsSocket { self.tx_work }
+    impl HasWork<Self, 1> for KtlsSocket { self.rx_work }
 }
 
 impl_has_wait_entry! {
@@ -260,7 +277,7 @@ impl_has_wait_entry! {
 }
 
 impl KtlsSocket {
-    fn new(kind: SocketKind, sk: SockRef) -> impl PinInit<Self, Error> {
+    fn new(kind: SocketKind, sk: SockRef, rx_poll: Arc<PollWord>) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             kind,
             sk,
@@ -279,15 +296,19 @@ impl KtlsSocket {
                 RxState {
                     rx: None,
                     reader_present: false,
+                    decrypt_ahead: true,
                 },
                 "KtlsSocket::rx"
             ),
             rx_wait <- new_condvar!("KtlsSocket::rx_wait"),
             rx_configured: Atomic::new(false),
-            rx_poll: Atomic::new(0),
+            rx_poll,
             tx_pending: Atomic::new(false),
+            rx_ahead: Atomic::new(false),
+            rx_ahead_missed: Atomic::new(false),
             closed: Atomic::new(false),
             tx_work <- new_work!("KtlsSocket::tx_work"),
+            rx_work <- new_work!("KtlsSocket::rx_work"),
             watch <- WaitEntry::new(),
         }? Error)
     }
@@ -366,11 +387,25 @@ impl KtlsSocket {
                     if state.rx.is_some() {
                         return Err(EBUSY);
                     }
-                    let rx = Rx::new(bound.socket, bound.protection, keys)?;
-                    self.rx_poll.store(rx.poll_state().pack(), Release);
+                    let rx = Rx::new(bound.socket, bound.protection, keys, self.rx_poll.clone())?;
+                    rx.publish();
                     state.rx = Some(rx);
                     self.rx_configured.store(true, Release);
+                    self.rx_ahead.store(state.decrypt_ahead, Release);
                 }
+                Ok(())
+            }
+            uapi::KTLS_RX_DECRYPT_AHEAD => {
+                let bytes: [u8; 4] = value.try_into().map_err(|_| EINVAL)?;
+                let on = match i32::from_ne_bytes(bytes) {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(EINVAL),
+                };
+                // Records already opened stay queued for the reader either way.
+                let mut state = self.rx.lock();
+                state.decrypt_ahead = on;
+                self.rx_ahead.store(on && state.rx.is_some(), Release);
                 Ok(())
             }
             uapi::KTLS_TX_MAX_PAYLOAD_LEN => {
@@ -436,6 +471,11 @@ impl KtlsSocket {
             }
             uapi::KTLS_DTLS_MTU if self.kind == SocketKind::Datagram => {
                 let bytes = self.tx.lock().dtls_mtu.to_ne_bytes();
+                out.get_mut(..4).ok_or(EINVAL)?.copy_from_slice(&bytes);
+                4
+            }
+            uapi::KTLS_RX_DECRYPT_AHEAD => {
+                let bytes = i32::from(self.rx.lock().decrypt_ahead).to_ne_bytes();
                 out.get_mut(..4).ok_or(EINVAL)?.copy_from_slice(&bytes);
                 4
             }
@@ -515,14 +555,14 @@ impl KtlsSocket {
     /// `recvmsg`: see [`Rx::recv`]. Waits for records (within `SO_RCVTIMEO` of this socket,
     /// interruptibly) with no lock held; returns what was received when interrupted after some.
     fn recv(
-        &self,
+        this: ArcBorrow<'_, Self>,
         dest: &mut IovIterDest<'_>,
         flags: u32,
         timeout: c_long,
         report_type: &mut dyn FnMut(ContentType) -> bool,
     ) -> Result<Received> {
         let nonblock = flags & bindings::MSG_DONTWAIT != 0;
-        self.read(nonblock, timeout, |rx, progress| {
+        Self::read(this, nonblock, timeout, |rx, progress| {
             rx.recv(dest, flags, progress, report_type)
         })
     }
@@ -530,13 +570,13 @@ impl KtlsSocket {
     /// `splice_read`: see [`Rx::splice`]. Waits as [`Self::recv`] does, `SPLICE_F_NONBLOCK`
     /// meaning `MSG_DONTWAIT`.
     fn splice(
-        &self,
+        this: ArcBorrow<'_, Self>,
         pipe: &Pipe<'_>,
         len: usize,
         nonblock: bool,
         timeout: c_long,
     ) -> Result<usize> {
-        self.read(nonblock, timeout, |rx, progress| {
+        Self::read(this, nonblock, timeout, |rx, progress| {
             rx.splice(pipe, len, progress)
         })
         .map(|received| received.len)
@@ -545,12 +585,12 @@ impl KtlsSocket {
     /// Runs the receive `step` as the only reader until it is done, waiting for the bound
     /// socket between steps (see the module documentation).
     fn read(
-        &self,
+        this: ArcBorrow<'_, Self>,
         nonblock: bool,
         mut timeout: c_long,
         mut step: impl FnMut(&mut Rx, &mut RecvProgress) -> Result<RecvStep>,
     ) -> Result<Received> {
-        let mut state = acquire(&self.rx, &self.rx_wait, nonblock, &mut timeout, |state| {
+        let mut state = acquire(&this.rx, &this.rx_wait, nonblock, &mut timeout, |state| {
             &mut state.reader_present
         })?;
         let mut progress = RecvProgress::default();
@@ -560,7 +600,7 @@ impl KtlsSocket {
                 break Err(ENOKEY);
             };
             let done = step(rx, &mut progress);
-            self.rx_poll.store(rx.poll_state().pack(), Release);
+            rx.publish();
             match done {
                 Ok(RecvStep::Done) => break Ok(()),
                 Ok(RecvStep::WouldBlock) if nonblock || timeout == 0 => break Err(EAGAIN),
@@ -570,7 +610,7 @@ impl KtlsSocket {
                     let bound = rx.bound().clone();
                     drop(state);
                     let waited = bound.wait(&mut timeout, false, sleep_first);
-                    state = self.rx.lock();
+                    state = this.rx.lock();
                     if let Err(err) = waited {
                         break Err(err);
                     }
@@ -581,13 +621,16 @@ impl KtlsSocket {
         };
         state.reader_present = false;
         drop(state);
-        self.rx_wait.notify_all();
+        this.rx_wait.notify_all();
         // A poller that lost the race for what is queued learns of what is left.
-        self.sk.wake(POLL_READABLE);
+        this.sk.wake(POLL_READABLE);
+        if this.rx_ahead_missed.xchg(false, Relaxed) {
+            Self::queue_rx_work(this);
+        }
         match result {
             Ok(()) => Ok(progress.received),
             Err(_) if progress.received.len > 0 => Ok(progress.received),
-            Err(err) if err == ENOKEY => Err(self.no_keys()),
+            Err(err) if err == ENOKEY => Err(this.no_keys()),
             Err(err) => Err(err),
         }
     }
@@ -657,8 +700,7 @@ impl KtlsSocket {
         // A reader may consume between the snapshot and the look at the TCP queue: the
         // generation tells, and the look is repeated.
         for _ in 0..3 {
-            let word = self.rx_poll.load(Acquire);
-            let state = RxPoll::unpack(word);
+            let state = self.rx_poll.load();
             if state.ready || state.failed {
                 return (true, state.failed);
             }
@@ -669,7 +711,7 @@ impl KtlsSocket {
                 SocketKind::Datagram => mask & POLL_READABLE != 0,
                 SocketKind::Stream => whole_record_queued(bound, state.need),
             };
-            if self.rx_poll.load(Acquire) == word {
+            if self.rx_poll.load() == state {
                 break;
             }
         }
@@ -680,12 +722,20 @@ impl KtlsSocket {
     fn queue_tx_work(this: ArcBorrow<'_, Self>) {
         if let Some(queue) = crate::queue::queue() {
             // Already queued: that run will see the pending records.
-            let _ = queue.enqueue(Arc::from(this));
+            let _ = queue.enqueue::<_, TX_FLUSH_WORK>(Arc::from(this));
+        }
+    }
+
+    /// Queues decrypt-ahead on the module's workqueue.
+    fn queue_rx_work(this: ArcBorrow<'_, Self>) {
+        if let Some(queue) = crate::queue::queue() {
+            // Already queued: that run will see the new records.
+            let _ = queue.enqueue::<_, RX_AHEAD_WORK>(Arc::from(this));
         }
     }
 }
 
-impl WorkItem for KtlsSocket {
+impl WorkItem<TX_FLUSH_WORK> for KtlsSocket {
     type Pointer = Arc<KtlsSocket>;
 
     /// Sends pending records now that the bound socket has room, unless a sender is at it.
@@ -706,6 +756,34 @@ impl WorkItem for KtlsSocket {
             this.tx_pending.store(tx.has_pending(), Release);
         }
         this.sk.wake(POLL_WRITABLE);
+    }
+}
+
+impl WorkItem<RX_AHEAD_WORK> for KtlsSocket {
+    type Pointer = Arc<KtlsSocket>;
+
+    /// Opens the records that arrived whole, unless a reader is in a call (it opens them).
+    fn run(this: Arc<KtlsSocket>) {
+        let mut state = this.rx.lock();
+        // Under the mutex: `release` takes it after setting `closed`, so no run touches the
+        // bound socket once it is given back.
+        if this.closed.load(Relaxed) || !state.decrypt_ahead {
+            return;
+        }
+        if state.reader_present {
+            this.rx_ahead_missed.store(true, Relaxed);
+            return;
+        }
+        let Some(rx) = state.rx.as_mut() else {
+            return;
+        };
+        let before = this.rx_poll.load();
+        rx.decrypt_ahead();
+        rx.publish();
+        drop(state);
+        if this.rx_poll.load() != before {
+            this.sk.wake(POLL_READABLE);
+        }
     }
 }
 
@@ -788,7 +866,8 @@ impl SocketOps for KtlsSocket {
 
     fn create(sk: SockRef, args: CreateArgs) -> Result<Arc<Self>> {
         let kind = SocketKind::from_socket_args(args.sock_type, args.protocol)?;
-        Arc::pin_init(Self::new(kind, sk), GFP_KERNEL)
+        let rx_poll = Arc::new(PollWord::new(), GFP_KERNEL)?;
+        Arc::pin_init(Self::new(kind, sk, rx_poll), GFP_KERNEL)
     }
 
     /// Sends what the bound socket takes now and lets go of it; queued work may hold the state
@@ -798,6 +877,9 @@ impl SocketOps for KtlsSocket {
         if let Some(tx) = Option::as_mut(&mut this.tx.lock().tx) {
             tx.flush_on_close();
         }
+        // A decrypt-ahead run in progress ends before the bound socket is given back; later
+        // runs see `closed` (and records they opened are dropped with the state).
+        drop(this.rx.lock());
         Self::detach_bound(&this);
     }
 
@@ -815,11 +897,15 @@ impl SocketOps for KtlsSocket {
             return Err(ENOPROTOOPT);
         }
         let mut bytes = [0u8; MAX_CRYPTO_INFO_LEN];
-        let result = value.copy_to(&mut bytes).and_then(|()| {
-            let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
-            this.set_option(name, bytes.get(..value.len()).ok_or(EINVAL)?)
-        });
+        let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
+        let result = value
+            .copy_to(&mut bytes)
+            .and_then(|()| this.set_option(name, bytes.get(..value.len()).ok_or(EINVAL)?));
         wipe(&mut bytes);
+        if result.is_ok() && (name == uapi::KTLS_RX || name == uapi::KTLS_RX_DECRYPT_AHEAD) {
+            // Records may have arrived before the keys (or while decrypt-ahead was off).
+            Self::queue_rx_work(this);
+        }
         result
     }
 
@@ -887,7 +973,7 @@ impl SocketOps for KtlsSocket {
                 &[content_type.wire()],
             )
         };
-        let received = this.recv(dest, flags, timeout, &mut report_type)?;
+        let received = Self::recv(this, dest, flags, timeout, &mut report_type)?;
         if received.truncated {
             msg.add_flags(bindings::MSG_TRUNC);
         }
@@ -913,7 +999,7 @@ impl SocketOps for KtlsSocket {
     ) -> Result<usize> {
         let nonblock = flags & SPLICE_NONBLOCK != 0;
         let timeout = sock.rcvtimeo(nonblock);
-        this.splice(pipe, len, nonblock, timeout)
+        Self::splice(this, pipe, len, nonblock, timeout)
     }
 
     fn splice_eof(this: ArcBorrow<'_, Self>) {
@@ -924,9 +1010,16 @@ impl SocketOps for KtlsSocket {
 impl OnWake for KtlsSocket {
     /// A wake-up of the bound socket: room queues the flush of pending records.
     fn woken(this: ArcBorrow<'_, Self>, mask: u32) {
+        if this.closed.load(Relaxed) {
+            return;
+        }
         let room = mask == 0 || mask & (POLL_WRITABLE | bindings::POLLERR | bindings::POLLHUP) != 0;
-        if room && this.tx_pending.load(Relaxed) && !this.closed.load(Relaxed) {
+        if room && this.tx_pending.load(Relaxed) {
             Self::queue_tx_work(this);
+        }
+        let input = mask == 0 || mask & (POLL_READABLE | bindings::POLLERR | bindings::POLLHUP) != 0;
+        if input && this.rx_ahead.load(Relaxed) {
+            Self::queue_rx_work(this);
         }
     }
 }

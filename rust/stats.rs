@@ -50,9 +50,11 @@ pub(crate) enum Counter {
     RxAllocs,
     /// Records opened straight into the caller's buffer, with no copy.
     RxZeroCopyRecords,
+    /// Records opened by decrypt-ahead, before a reader asked for them.
+    RxAheadRecords,
 }
 
-const COUNT: usize = 14;
+const COUNT: usize = 15;
 
 /// The names printed in `/proc/net/af_ktls`.
 static NAMES: [&str; COUNT] = [
@@ -70,6 +72,7 @@ static NAMES: [&str; COUNT] = [
     "KtlsTxAllocs",
     "KtlsRxAllocs",
     "KtlsRxZeroCopyRecords",
+    "KtlsRxAheadRecords",
 ];
 
 static COUNTERS: [Atomic<u64>; COUNT] = [const { Atomic::new(0) }; COUNT];

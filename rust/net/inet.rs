@@ -253,6 +253,13 @@ impl InetSocket {
         unsafe { helpers::rnet_sock_input_ended(self.sock.as_ptr()) }
     }
 
+    /// The socket's receive buffer size (`SO_RCVBUF`, as the kernel doubled it).
+    pub(crate) fn rcvbuf(&self) -> usize {
+        // SAFETY: By the type invariant `sock` is live.
+        let rcvbuf = unsafe { helpers::rnet_sock_rcvbuf(self.sock.as_ptr()) };
+        usize::try_from(rcvbuf).unwrap_or(0)
+    }
+
     /// Bytes queued for reading on a TCP socket; 0 for UDP.
     pub(crate) fn tcp_queued(&self) -> usize {
         if self.transport != Transport::Tcp {

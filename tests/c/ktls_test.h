@@ -196,8 +196,18 @@ static inline void ktls_keys_init(struct ktls_keys *k, uint16_t version, uint16_
 	}
 }
 
+/*
+ * KTLS_DECRYPT_AHEAD=0 in the environment turns decrypt-ahead off on every socket whose receive
+ * keys these helpers set (before the keys, so no record is ever opened ahead): the VM suite runs
+ * some programs both ways.
+ */
 static inline int ktls_set_keys(int s, int direction, const struct ktls_keys *k)
 {
+	const char *ahead = getenv("KTLS_DECRYPT_AHEAD");
+
+	if (direction == KTLS_RX && ahead && strcmp(ahead, "0") == 0 &&
+	    setsockopt(s, SOL_KTLS, KTLS_RX_DECRYPT_AHEAD, &(int){ 0 }, sizeof(int)))
+		return -1;
 	return setsockopt(s, SOL_KTLS, direction, &k->info, k->len);
 }
 

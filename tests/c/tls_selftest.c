@@ -3324,6 +3324,11 @@ TEST(data_steal) {
 
 	fd = ktls_bind(tcp[0], TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_256);
 	cfd = ktls_bind(tcp[1], TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_256);
+	/*
+	 * Port: mainline opens records only inside recv(), as AF_KTLS does with decrypt-ahead off;
+	 * data_steal_decrypt_ahead below is the default.
+	 */
+	ASSERT_EQ(setsockopt(cfd, SOL_KTLS, KTLS_RX_DECRYPT_AHEAD, &(int){ 0 }, sizeof(int)), 0);
 	ASSERT_EQ(ktls_set_keys(fd, KTLS_TX, &tls), 0);
 	ASSERT_EQ(ktls_set_keys(cfd, KTLS_RX, &tls), 0);
 
@@ -3339,6 +3344,72 @@ TEST(data_steal) {
 	close(cfd);
 	close(tcp[0]);
 	close(tcp[1]);
+}
+
+/*
+ * Not in mainline: with decrypt-ahead (the default) AF_KTLS takes records off the TCP socket as
+ * they arrive, racing a process that reads the TCP socket itself; either may win, in any
+ * interleaving. Whatever happens, no byte is both stolen and delivered: what AF_KTLS returns is
+ * a prefix of what was sent (all of it when nothing was stolen), and nothing hangs (the thief
+ * gives up after its SO_RCVTIMEO).
+ */
+TEST(data_steal_decrypt_ahead)
+{
+	struct timeval second = { .tv_sec = 1 };
+	char buf[20000], buf2[20000];
+	struct ktls_keys tls;
+	int cfd, fd, tcp[2], stolen_pipe[2];
+	ssize_t stolen = 0, got = 0, n;
+	int pid, status;
+
+	memrnd(buf, sizeof(buf));
+	ktls_keys_init(&tls, TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_256, 0, 0);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	ASSERT_EQ(pipe(stolen_pipe), 0);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		char loot[sizeof(buf) / 2 + 1];
+
+		setsockopt(tcp[1], SOL_SOCKET, SO_RCVTIMEO, &second, sizeof(second));
+		n = recv(tcp[1], loot, sizeof(loot), MSG_WAITALL);
+		if (n < 0)
+			n = 0;
+		exit(write(stolen_pipe[1], &n, sizeof(n)) == sizeof(n) ? 0 : 1);
+	}
+
+	fd = ktls_bind(tcp[0], TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_256);
+	cfd = ktls_bind(tcp[1], TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_256);
+	ASSERT_EQ(ktls_set_keys(fd, KTLS_TX, &tls), 0);
+	ASSERT_EQ(ktls_set_keys(cfd, KTLS_RX, &tls), 0);
+	ASSERT_EQ(setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof(second)), 0);
+
+	EXPECT_EQ(send(fd, buf, sizeof(buf), 0), sizeof(buf));
+	EXPECT_EQ(wait(&status), pid);
+	EXPECT_EQ(status, 0);
+	EXPECT_EQ(read(stolen_pipe[0], &stolen, sizeof(stolen)), sizeof(stolen));
+
+	while (got < (ssize_t)sizeof(buf2)) {
+		n = recv(cfd, buf2 + got, sizeof(buf2) - got, 0);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	TH_LOG("stolen %zd, delivered %zd", stolen, got);
+	if (stolen == 0) {
+		EXPECT_EQ(got, sizeof(buf));
+	} else {
+		EXPECT_LT(got, sizeof(buf));
+	}
+	EXPECT_EQ(memcmp(buf, buf2, got), 0);
+
+	close(fd);
+	close(cfd);
+	close(tcp[0]);
+	close(tcp[1]);
+	close(stolen_pipe[0]);
+	close(stolen_pipe[1]);
 }
 
 TEST_HARNESS_MAIN

@@ -107,6 +107,13 @@ if [ "$kunit_only" = 0 ]; then
         tls_filter=(-V 13_aes_gcm -V 12_chacha -V 12_aes_gcm_256 -V 13_aes_gcm_256)
     run_ksft c_tls_selftest "$repo/build/tests/c/tls_selftest" "${tls_filter[@]}"
     run_ksft c_dtls_selftest "$repo/build/tests/c/dtls_selftest"
+    # The same with decrypt-ahead off (ktls_test.h reads KTLS_DECRYPT_AHEAD); the TLS selftest
+    # only on the base kernel (about a minute), the debug kernel runs the DTLS one.
+    if [ ! -e /sys/kernel/debug/kmemleak ]; then
+        run_ksft c_tls_selftest_inline env KTLS_DECRYPT_AHEAD=0 "$repo/build/tests/c/tls_selftest"
+    fi
+    run_ksft c_dtls_selftest_inline env KTLS_DECRYPT_AHEAD=0 "$repo/build/tests/c/dtls_selftest"
+    run_ksft c_ahead "$repo/build/tests/c/ahead_test"
     run_ksft c_reliability "$repo/build/tests/c/reliability_test"
     check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
     check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
@@ -148,6 +155,14 @@ if [ "$kunit_only" = 0 ]; then
     run_cmocka c_without_module "$repo/build/tests/c/socket_test" --no-module
     run_cmocka lib_without_module "$repo/build/tests/lib/handoff_test" --no-module
     check reload_cycles bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' && rmmod af_ktls || exit 1; done"
+    # Unload right after sockets closed with decrypt-ahead work queued or running: a socket's
+    # last reference may be its work item's for a moment (rmmod then says the module is in use,
+    # as for any socket family), so rmmod gets a second.
+    check rmmod_right_after_close bash -c "for i in 1 2 3; do insmod '$repo/af_ktls.ko' || exit 1
+        '$repo/build/tests/c/ahead_test' -r ahead.tls13_chacha_ahead.close_while_records_arrive \
+            -r ahead.dtls_aes_gcm_ahead.close_while_records_arrive > /dev/null || exit 1
+        for try in 1 2 3 4 5 6 7 8 9 10; do rmmod af_ktls 2>/dev/null && break; sleep 0.1; done
+        ! grep -q '^af_ktls ' /proc/modules || exit 1; done"
     check family_parameter_moves_the_family bash -c "insmod '$repo/af_ktls.ko' family=41 &&
         [ \"\$(cat /sys/module/af_ktls/parameters/family)\" = 41 ] && rmmod af_ktls"
     check lib_follows_moved_family bash -c "insmod '$repo/af_ktls.ko' family=41 || exit 1
