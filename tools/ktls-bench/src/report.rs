@@ -272,7 +272,10 @@ fn render_table(t: &Table, markdown: bool, ceiling: Option<&Table>) -> String {
                 match k.as_str() {
                     "us_per_round_trip" => notes.push(format!("{v:.1} us/round trip")),
                     "us_per_setup" => notes.push(format!("{v:.1} us/set-up")),
-                    "Slab_kib_per_conn" => notes.push(format!("slab {v:.1} KiB")),
+                    "MemFree_drop_kib_per_conn" => notes.push(format!("MemFree drop {v:.1} KiB")),
+                    k if k.starts_with("us_") && k != "us_per_setup" => {
+                        notes.push(format!("{} {v:.1} us", &k[3..]))
+                    }
                     "ns_per_record" => notes.push(format!("{v:.0} ns/record")),
                     _ => {}
                 }

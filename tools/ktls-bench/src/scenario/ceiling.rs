@@ -106,7 +106,7 @@ fn aead_measurement(
     let mut m = Measurement::new("ceiling", &config, backend, rep);
     m.size = Some(size as u64);
     m.metric = "MiB/s".into();
-    let records = (opts.amount(32 << 20, 256 * 1024) / size as u64).max(4);
+    let records = (opts.amount(16 << 20, 256 * 1024) / size as u64).max(4);
     let seal = backend.ends_with("seal");
     let cpu = CpuClock::begin();
     let ns = if backend.starts_with("kernel") {
@@ -193,7 +193,7 @@ fn tx_path(opts: &Opts, backend: Backend, rep: u32) -> io::Result<Measurement> {
     let (mut a, mut b) = connect(suite, backend, rx_backend, size)?;
     let pattern = Pattern::new(size, seed("tx-path", rep, backend as u64));
     let verify_calls = opts.verify_bytes(size).div_ceil(size as u64);
-    let timed_calls = opts.amount(32 << 20, 256 * 1024).div_ceil(size as u64);
+    let timed_calls = opts.amount(16 << 20, 256 * 1024).div_ceil(size as u64);
     let overhead = if backend == Backend::Plain {
         0
     } else {

@@ -109,9 +109,9 @@ pub fn run(opts: &Opts, sink: &mut Sink) {
             }
             // Small calls cost per call, not per byte: fewer bytes keep the time similar.
             let full = match size {
-                0..=2047 => 4 << 20,
-                2048..=8191 => 8 << 20,
-                _ => 16 << 20,
+                0..=2047 => 2 << 20,
+                2048..=8191 => 4 << 20,
+                _ => 8 << 20,
             };
             let timed = opts.amount(full, 128 * 1024);
             for rep in 0..opts.reps() {
