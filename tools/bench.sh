@@ -43,6 +43,7 @@ fi
 args+=(${BENCH_ARGS:-})
 
 runs=()
+status=0
 for mode in $modes; do
     vmopt=(--smp "$smp" --timeout 3600)
     case $mode in
@@ -54,8 +55,16 @@ for mode in $modes; do
     rm -f "$raw" "$raw.guest"
     echo "==> $mode: ${smp} guest CPU(s), scenarios: ${scenarios:-all}" >&2
     start=$(date +%s)
-    if ! "$here/vm-run" "${vmopt[@]}" -- "$here/bench-guest.sh" --out "$raw" "${args[@]}"; then
-        echo "bench: the $mode run failed (see above; guest log build/vm/last-dmesg.log)" >&2
+    # A failed measurement (wrong data, a stall) fails the run but not the others: the results
+    # are still collected, with the failure in them.
+    rc=0
+    "$here/vm-run" "${vmopt[@]}" -- "$here/bench-guest.sh" --out "$raw" "${args[@]}" || rc=$?
+    if [ "$rc" != 0 ]; then
+        echo "bench: the $mode run failed (exit $rc; guest log build/vm/last-dmesg.log)" >&2
+        status=1
+    fi
+    if [ ! -s "$raw" ]; then
+        echo "bench: the $mode run produced no measurements" >&2
         exit 1
     fi
     echo "==> $mode run took $(( $(date +%s) - start )) s of host time" >&2
@@ -77,3 +86,7 @@ target/release/ktls-bench collect --out "$out/results.json" "${runs[@]}" \
     --meta "scale=$scale" \
     --meta "host_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
 target/release/ktls-bench report "$out/results.json" | tee "$out/report.txt"
+if [ "$status" != 0 ]; then
+    echo "bench: some measurements failed (FAILED in the tables above)" >&2
+fi
+exit "$status"

@@ -8,6 +8,7 @@
 
 mod aead;
 mod counters;
+mod debug;
 mod endpoint;
 mod keys;
 mod measure;

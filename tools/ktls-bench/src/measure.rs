@@ -227,6 +227,7 @@ impl Sink {
     }
 
     pub fn push(&mut self, m: Measurement) {
+        crate::debug::lap(&format!("{} {} {}", m.scenario, m.config, m.backend));
         if !self.quiet {
             let status = if m.ok { "ok" } else { "FAILED" };
             println!(

@@ -66,6 +66,9 @@ pub struct Cell {
     pub min: f64,
     pub max: f64,
     pub ok: bool,
+    /// Measurements, and how many of them failed (wrong data, a stall).
+    pub runs: usize,
+    pub failed: usize,
     /// The medians of the per-measurement explanatory figures.
     pub records_per_mib: Option<f64>,
     pub syscalls_per_mib: Option<f64>,
@@ -117,6 +120,8 @@ impl Cell {
             max: values.last().copied().unwrap_or(f64::NAN),
             median: med,
             ok: ms.iter().all(|m| m.ok),
+            runs: ms.len(),
+            failed: ms.iter().filter(|m| !m.ok).count(),
             records_per_mib: median_of(ms, |m| {
                 let r = m.records_tx.or(m.records_rx)?;
                 (m.bytes > 0).then(|| r as f64 / mib(m))
@@ -260,7 +265,11 @@ fn render_table(t: &Table, markdown: bool, ceiling: Option<&Table>) -> String {
         for c in cells {
             let mut notes = Vec::new();
             if !c.ok {
-                notes.push("FAILED".to_string());
+                let ok = c.runs - c.failed;
+                notes.push(format!(
+                    "FAILED {} of {} (median of the {ok} others)",
+                    c.failed, c.runs
+                ));
             }
             if !c.higher_is_better {
                 notes.push("lower is better".to_string());
@@ -286,13 +295,19 @@ fn render_table(t: &Table, markdown: bool, ceiling: Option<&Table>) -> String {
             rows.push(vec![
                 config.clone(),
                 c.backend.clone(),
-                if c.median.abs() >= 1000.0 {
+                if !c.median.is_finite() {
+                    "-".into()
+                } else if c.median.abs() >= 1000.0 {
                     format!("{:.0}", c.median)
                 } else {
                     format!("{:.1}", c.median)
                 },
                 c.metric.clone(),
-                format!("{:.1}%", c.spread()),
+                if c.spread().is_finite() {
+                    format!("{:.1}%", c.spread())
+                } else {
+                    "-".into()
+                },
                 if c.backend == "ulp" {
                     "".into()
                 } else {

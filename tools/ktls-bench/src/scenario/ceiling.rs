@@ -106,7 +106,7 @@ fn aead_measurement(
     let mut m = Measurement::new("ceiling", &config, backend, rep);
     m.size = Some(size as u64);
     m.metric = "MiB/s".into();
-    let records = (opts.amount(16 << 20, 256 * 1024) / size as u64).max(4);
+    let records = (opts.amount(8 << 20, 256 * 1024) / size as u64).max(4);
     let seal = backend.ends_with("seal");
     let cpu = CpuClock::begin();
     let ns = if backend.starts_with("kernel") {

@@ -27,8 +27,9 @@ pub const ALL: [&str; 7] = [
 /// ciphertext per call).
 pub const RX_SIZE: usize = 64 * 1024;
 
-/// A stuck measurement fails after this many (guest) seconds instead of hanging the run.
-pub const TIMEOUT_SECS: u64 = 120;
+/// A measurement whose data stops moving for this many (guest) seconds fails instead of
+/// hanging the run.
+pub const TIMEOUT_SECS: u64 = 30;
 
 #[derive(Clone, Debug)]
 pub struct Opts {
@@ -173,6 +174,10 @@ pub fn receive(
     side.cpu = cpu.elapsed();
     if let Err(e) = result {
         side.error = Some(format!("receive: {e}"));
+        crate::debug::dump(&format!(
+            "receive failed after {} bytes: {e}",
+            verifier.bytes()
+        ));
         ep.abort();
     }
     side.bytes = verifier.bytes().saturating_sub(verify);
