@@ -65,7 +65,9 @@ demo:
 	tools/demo.sh
 
 bench:
-	BENCH="$(BENCH)" SMP="$(SMP)" tools/bench.sh
+	BENCH="$(BENCH)" SMP="$(SMP)" TCG_SMP="$(TCG_SMP)" BENCH_MODES="$(BENCH_MODES)" \
+	BENCH_REPS="$(BENCH_REPS)" BENCH_SCALE="$(BENCH_SCALE)" TCG_SCALE="$(TCG_SCALE)" \
+	BENCH_ARGS="$(BENCH_ARGS)" tools/bench.sh
 
 # The benchmark's in-kernel AEAD ceiling (tools/aead-bench): a module of its own, built against
 # the same kernel, never installed or loaded with af_ktls.

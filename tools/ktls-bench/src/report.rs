@@ -599,8 +599,36 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(0xff, 0xbb, 0x78), // openssl-open
 ];
 
-/// The reference a configuration's bars are divided by.
-fn reference(cells: &[Cell]) -> Option<&Cell> {
+/// Bars higher than this many times the reference are cut (and labelled with their value).
+const Y_CAP: f64 = 2.5;
+
+/// A configuration as an axis label: `tls13-aes128gcm 16384` → `1.3 AES128 16384`.
+fn short_label(config: &str) -> String {
+    config
+        .replace("dtls12-", "DTLS ")
+        .replace("tls12-", "1.2 ")
+        .replace("tls13-", "1.3 ")
+        .replace("aes128gcm", "AES128")
+        .replace("aes256gcm", "AES256")
+        .replace("chacha20poly1305", "ChaCha")
+}
+
+/// The reference a configuration's bars are divided by: mainline where it is measured, else
+/// the kernel's AEAD, else userspace. The ceiling's `tx-path` rows are divided by the kernel's
+/// AEAD sealing records of the same cipher and size, so their bars read as fractions of it.
+fn reference<'a>(t: &'a Table, config: &str, cells: &'a [Cell]) -> Option<&'a Cell> {
+    if t.scenario == "ceiling" && config.ends_with("tx-path") {
+        let mut words = config.split_whitespace();
+        if let (Some(suite), Some(size)) = (words.next(), words.next()) {
+            let cipher = suite.split_once('-').map_or(suite, |(_, c)| c);
+            let aead = format!("{cipher} {size}");
+            if let Some((_, aead_cells)) = t.configs.iter().find(|(c, _)| *c == aead) {
+                if let Some(seal) = find(aead_cells, "kernel-seal") {
+                    return Some(seal);
+                }
+            }
+        }
+    }
     ["ulp", "kernel-seal", "userspace"]
         .iter()
         .find_map(|r| find(cells, r))
@@ -620,12 +648,17 @@ fn chart(t: &Table, mode: &str, file: &str) -> Result<(), Box<dyn std::error::Er
     }
     backends.sort_by_key(|b| backend_rank(b));
     let n = t.configs.len().max(1);
+    let refs: Vec<Option<&Cell>> = t
+        .configs
+        .iter()
+        .map(|(config, cells)| reference(t, config, cells))
+        .collect();
     let mut ymax: f64 = 1.2;
-    for (_, cells) in &t.configs {
-        if let Some(r) = reference(cells) {
+    for ((_, cells), r) in t.configs.iter().zip(&refs) {
+        if let Some(r) = r {
             for c in cells {
                 if r.median > 0.0 && c.max.is_finite() {
-                    ymax = ymax.max(c.max / r.median * 1.1);
+                    ymax = ymax.max((c.max / r.median * 1.1).min(Y_CAP));
                 }
             }
         }
@@ -633,15 +666,12 @@ fn chart(t: &Table, mode: &str, file: &str) -> Result<(), Box<dyn std::error::Er
     let width = (160 + 120 * n as u32).max(640);
     let root = SVGBackend::new(file, (width, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let refs: Vec<&str> = t
-        .configs
-        .iter()
-        .filter_map(|(_, cells)| reference(cells).map(|c| c.backend.as_str()))
-        .collect();
+    // Room above the bars for the legend.
+    ymax *= 1.25;
     let mut refs_unique: Vec<&str> = Vec::new();
-    for r in refs {
-        if !refs_unique.contains(&r) {
-            refs_unique.push(r);
+    for r in refs.iter().flatten() {
+        if !refs_unique.contains(&r.backend.as_str()) {
+            refs_unique.push(r.backend.as_str());
         }
     }
     let caption = format!(
@@ -655,7 +685,7 @@ fn chart(t: &Table, mode: &str, file: &str) -> Result<(), Box<dyn std::error::Er
         .x_label_area_size(70)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..n as f64, 0f64..ymax)?;
-    let labels: Vec<String> = t.configs.iter().map(|(c, _)| c.clone()).collect();
+    let labels: Vec<String> = t.configs.iter().map(|(c, _)| short_label(c)).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -675,36 +705,54 @@ fn chart(t: &Table, mode: &str, file: &str) -> Result<(), Box<dyn std::error::Er
         [(0.0, 1.0), (n as f64, 1.0)],
         BLACK.mix(0.5).stroke_width(1),
     ))?;
-    let nb = backends.len().max(1) as f64;
-    let bar = 0.8 / nb;
-    for (bi, backend) in backends.iter().enumerate() {
+    for backend in &backends {
         let color = COLORS[backend_rank(backend).min(COLORS.len() - 1)];
         let mut rects = Vec::new();
         let mut whiskers = Vec::new();
-        for (gi, (_, cells)) in t.configs.iter().enumerate() {
-            let (Some(r), Some(c)) = (reference(cells), find(cells, backend)) else {
+        let mut labels_over = Vec::new();
+        for (gi, ((_, cells), r)) in t.configs.iter().zip(&refs).enumerate() {
+            let (Some(r), Some(c)) = (r, find(cells, backend)) else {
                 continue;
             };
             if r.median <= 0.0 {
                 continue;
             }
+            // Bars side by side within the group, in the fixed backend order.
+            let present: Vec<&str> = backends
+                .iter()
+                .filter(|b| find(cells, b).is_some())
+                .map(String::as_str)
+                .collect();
+            let bi = present.iter().position(|b| b == backend).unwrap_or(0);
+            let bar = 0.8 / present.len().max(1) as f64;
             let x0 = gi as f64 + 0.1 + bi as f64 * bar;
             let x1 = x0 + bar * 0.9;
+            let rel = c.median / r.median;
             rects.push(Rectangle::new(
-                [(x0, 0.0), (x1, c.median / r.median)],
+                [(x0, 0.0), (x1, rel.min(ymax))],
                 color.filled(),
             ));
             let xm = (x0 + x1) / 2.0;
-            whiskers.push(PathElement::new(
-                vec![(xm, c.min / r.median), (xm, c.max / r.median)],
-                BLACK.stroke_width(1),
-            ));
+            if rel > ymax {
+                // Off the scale (plain TCP, mostly): the bar is cut and labelled.
+                labels_over.push(Text::new(
+                    format!("{rel:.1}x"),
+                    (x0, ymax * 0.97),
+                    ("sans-serif", 11).into_font().color(&BLACK),
+                ));
+            } else {
+                whiskers.push(PathElement::new(
+                    vec![(xm, c.min / r.median), (xm, (c.max / r.median).min(ymax))],
+                    BLACK.stroke_width(1),
+                ));
+            }
         }
         chart
             .draw_series(rects)?
             .label(backend.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
         chart.draw_series(whiskers)?;
+        chart.draw_series(labels_over)?;
     }
     chart
         .configure_series_labels()
