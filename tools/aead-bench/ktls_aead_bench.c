@@ -4,11 +4,11 @@
  * sockets. The ceiling of `make bench` (tools/ktls-bench, scenario "ceiling").
  *
  * It uses the transforms af_ktls uses ("gcm(aes)", "rfc7539(chacha20,poly1305)") the way
- * af_ktls's rust/ktls_shim.c does: one transform and one request allocated up front, a
- * two-entry scatterlist (the AAD in its own small buffer, then the record body), encryption in
- * place with the tag appended, a fresh nonce per record. Opening decrypts out of place (the
- * same two-entry shape on both sides) so that one sealed record can be opened again and again
- * and must authenticate every time.
+ * af_ktls's rust/helpers.c (raead_crypt) does: one transform and one request allocated up
+ * front, a two-entry scatterlist (the AAD in its own small buffer, then the record body),
+ * encryption in place with the tag appended, a fresh nonce per record. Opening decrypts out of
+ * place (the same two-entry shape on both sides) so that one sealed record can be opened again
+ * and again and must authenticate every time.
  *
  * Interface: /proc/ktls_aead_bench (root only). Write one line
  *	"<alg> <key bytes> <aad bytes> <record bytes> <records> <seal|open>"
