@@ -8,7 +8,8 @@
 #   make demo          real handshakes, 64 MiB each way through af_ktls / userspace / ulp, a table
 #   make lib           libafktls (C: OpenSSL/GnuTLS session -> AF_KTLS) into build/lib, with
 #                      pkg-config files; make -C lib install PREFIX=... installs it
-#   make bench         arrives with the benchmark issue
+#   make bench         af_ktls against mainline kTLS, userspace and plain sockets in the test VM
+#                      (BENCH=scenario[,scenario], SMP=1|2; see Documentation/benchmarks.md)
 #
 # Kbuild reads ./Kbuild, not this file.
 
@@ -28,7 +29,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
 KDIR_LLVM = $(if $(shell grep -sx CONFIG_CC_IS_CLANG=y $(KDIR)/.config),LLVM=-$(LLVM_VERSION))
 KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN) $(KDIR_LLVM)
 
-.PHONY: all module kernel check kunit-fail clippy-module clean demo bench fuzz lib
+.PHONY: all module kernel check kunit-fail clippy-module clean demo bench aead-bench fuzz lib
 
 all: module
 
@@ -57,10 +58,18 @@ fuzz:
 
 clean:
 	-$(KBUILD_MAKE) clean
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/tools/aead-bench $(KDIR_LLVM) clean
 	rm -rf build rust/helpers_generated.rs rust/ktls_uapi_generated.rs
 
 demo:
 	tools/demo.sh
 
 bench:
-	@echo "make bench: not written yet (ktls-tool bench and make bench come with their own issue)." >&2; exit 2
+	BENCH="$(BENCH)" SMP="$(SMP)" TCG_SMP="$(TCG_SMP)" BENCH_MODES="$(BENCH_MODES)" \
+	BENCH_REPS="$(BENCH_REPS)" BENCH_SCALE="$(BENCH_SCALE)" TCG_SCALE="$(TCG_SCALE)" \
+	BENCH_ARGS="$(BENCH_ARGS)" tools/bench.sh
+
+# The benchmark's in-kernel AEAD ceiling (tools/aead-bench): a module of its own, built against
+# the same kernel, never installed or loaded with af_ktls.
+aead-bench: $(if $(filter $(DEFAULT_KDIR),$(KDIR)),kernel)
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/tools/aead-bench $(KDIR_LLVM) modules

@@ -93,6 +93,9 @@ step ktls_tool_build bash -c 'cargo build --release --locked -q -p ktls-tool -p 
         --bin ktls-tool --example tls13_loopback --example rustls_echo --example nondata_records &&
     test -x target/release/ktls-tool && test -x target/release/examples/tls13_loopback &&
     test -x target/release/examples/rustls_echo && test -x target/release/examples/nondata_records'
+# make bench's smoke in the VM suite (base kernel): ktls-bench and the ceiling module.
+step bench_build bash -c 'cargo build --release --locked -q -p ktls-bench &&
+    make -s KERNEL_FLAVOUR=base aead-bench && test -f tools/aead-bench/ktls_aead_bench.ko'
 
 
 for f in $flavours; do
@@ -108,6 +111,8 @@ for f in $flavours; do
     # the debug kernel runs everything else under lockdep, kmemleak and slub debugging.
     suite=(tests/vm/run.sh)
     if [ "$f" = debug ] || [ "${AF_KTLS_CHECK_INTEROP:-1}" = 0 ]; then suite+=(--no-interop); fi
+    # The benchmark's smoke runs on the base kernel (its ceiling module is built for that one).
+    [ "$f" = debug ] && suite+=(--no-bench)
     [ "${AF_KTLS_KUNIT_FAIL:-0}" = 1 ] && suite+=(--kunit-only)
     tools/vm-run "${opt[@]}" --timeout 1200 -- "${suite[@]}" 2>&1 | tee "$vmlog"
     line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' "$vmlog" | tail -1)

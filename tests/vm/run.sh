@@ -3,16 +3,18 @@
 # loads the module, parses its KUnit results, runs the C tests, unloads, and checks the kernel
 # log for warnings, bugs and leaks. Prints one line per check and ends with "N passed, N failed".
 #
-#   tests/vm/run.sh [--no-interop] [--kunit-only]
+#   tests/vm/run.sh [--no-interop] [--no-bench] [--kunit-only]
 #     --no-interop  skips the OpenSSL/GnuTLS interop matrix
+#     --no-bench    skips the smoke run of make bench's scenarios
 #     --kunit-only  loads the module, parses KUnit, unloads and checks the log (make kunit-fail)
 set -u
-interop=1 kunit_only=0
+interop=1 bench=1 kunit_only=0
 for arg in "$@"; do
     case $arg in
         --no-interop) interop=0 ;;
-        --kunit-only) kunit_only=1 interop=0 ;;
-        *) echo "usage: $0 [--no-interop] [--kunit-only]" >&2; exit 2 ;;
+        --no-bench) bench=0 ;;
+        --kunit-only) kunit_only=1 interop=0 bench=0 ;;
+        *) echo "usage: $0 [--no-interop] [--no-bench] [--kunit-only]" >&2; exit 2 ;;
     esac
 done
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -149,6 +151,26 @@ if [ "$interop" = 1 ]; then
     # the other library's example in userspace.
     run_harness lib_examples "$repo/tests/lib/examples.sh"
 fi
+
+# make bench's scenarios once each with tiny sizes (tools/ktls-bench run --smoke): every backend
+# of every scenario must move correct data. A smoke of the benchmark, never a speed test.
+run_bench_smoke() {
+    local t0=$SECONDS p f
+    if ! insmod "$repo/tools/aead-bench/ktls_aead_bench.ko" > "$out/bench_smoke.log" 2>&1; then
+        sed 's/^/    | /' "$out/bench_smoke.log"; count bench_smoke 0 1 "$t0"; return
+    fi
+    "$repo/target/release/ktls-bench" run --smoke >> "$out/bench_smoke.log" 2>&1
+    local rc=$?
+    rmmod ktls_aead_bench
+    p=$(sed -nE 's/^bench: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$out/bench_smoke.log"); p=${p:-0}
+    f=$(sed -nE 's/^bench: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$out/bench_smoke.log"); f=${f:-0}
+    grep -E '^FAIL|^    \|' "$out/bench_smoke.log" | sed 's/^/    | /'
+    if [ "$rc" != 0 ] || [ "$p" = 0 ]; then
+        tail -n 20 "$out/bench_smoke.log" | sed 's/^/    | /'; [ "$f" = 0 ] && f=1
+    fi
+    count bench_smoke "$p" "$f" "$t0"
+}
+[ "$bench" = 1 ] && run_bench_smoke
 
 check rmmod rmmod af_ktls
 if [ "$kunit_only" = 0 ]; then
