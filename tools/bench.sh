@@ -23,7 +23,9 @@
 # Environment: BENCH (scenarios, default all), SMP, TCG_SMP, BENCH_MODES (default
 # "icount icount-noerms tcg"),
 # BENCH_REPS (default 3), BENCH_SCALE (multiplies every measurement's amount of data, default 1),
-# TCG_SCALE, BENCH_ARGS (more ktls-bench run options, e.g. --check full).
+# TCG_SCALE, BENCH_ARGS (more ktls-bench run options, e.g. --check full), BENCH_MODULE (an
+# af_ktls.ko built elsewhere, e.g. from an older commit for a before/after comparison; it must
+# be built for the base kernel and lie inside the repository, which the guest sees).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -42,7 +44,9 @@ rm -f "$out"/*.svg "$out"/raw-*.jsonl "$out"/raw-*.jsonl.guest "$out"/results.js
 
 echo "==> building af_ktls.ko (no KUnit), tools/aead-bench and ktls-bench" >&2
 kbuild=$(KERNEL_FLAVOUR=base "$here/build-kernel.sh" 2>/dev/null | tail -1)
-make -s KERNEL_FLAVOUR=base module >/dev/null
+if [ -z "${BENCH_MODULE:-}" ]; then
+    make -s KERNEL_FLAVOUR=base module >/dev/null
+fi
 make -s KERNEL_FLAVOUR=base aead-bench >/dev/null
 cargo build --release --locked -q -p ktls-bench
 
@@ -73,7 +77,8 @@ for mode in $modes; do
     # A failed measurement (wrong data, a stall) fails the run but not the others: the results
     # are still collected, with the failure in them.
     rc=0
-    AF_KTLS_VM_CPU=$cpu_model "$here/vm-run" "${vmopt[@]}" -- "$here/bench-guest.sh" \
+    AF_KTLS_VM_CPU=$cpu_model "$here/vm-run" "${vmopt[@]}" -- \
+        env BENCH_MODULE="${BENCH_MODULE:-}" "$here/bench-guest.sh" \
         --out "$raw" "${args[@]}" --scale "$s" || rc=$?
     if [ "$rc" != 0 ]; then
         echo "bench: the $mode run failed (exit $rc; guest log build/vm/last-dmesg.log)" >&2

@@ -15,6 +15,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 pub enum Backend {
     /// An AF_KTLS socket bound to the TCP (or UDP) socket.
     AfKtls,
+    /// The same with decrypt-ahead off: records are opened only inside `recv`.
+    AfKtlsInline,
     /// Mainline kernel TLS (`TCP_ULP "tls"`).
     Ulp,
     /// Mainline kernel TLS with `TLS_TX_ZEROCOPY_RO` set (sendfile only).
@@ -31,6 +33,7 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::AfKtls => "af_ktls",
+            Backend::AfKtlsInline => "af_ktls-inline",
             Backend::Ulp => "ulp",
             Backend::UlpZc => "ulp-zc",
             Backend::Userspace => "userspace",
@@ -92,6 +95,12 @@ impl Endpoint {
     ) -> io::Result<Self> {
         let kind = match backend {
             Backend::AfKtls => Kind::AfKtls(AfKtlsSocket::setup(tcp.as_fd(), keys)?),
+            Backend::AfKtlsInline => {
+                // No data moves before both ends are set up, so nothing was opened ahead yet.
+                let sock = AfKtlsSocket::setup(tcp.as_fd(), keys)?;
+                sock.set_decrypt_ahead(false)?;
+                Kind::AfKtls(sock)
+            }
             Backend::Ulp | Backend::UlpZc => {
                 ktls::ulp::setup(tcp.as_fd(), keys)?;
                 if backend == Backend::UlpZc {

@@ -186,6 +186,7 @@ fn run(opts: &Opts, scenarios: &[String], out: Option<&str>) -> ExitCode {
             "splice" => scenario::splice::run(opts, &mut sink),
             "dtls" => scenario::dtls::run(opts, &mut sink),
             "pingpong" => scenario::pingpong::run(opts, &mut sink),
+            "ahead" => scenario::ahead::run(opts, &mut sink),
             "setup" => scenario::setup::run(opts, &mut sink),
             _ => {}
         }

@@ -201,8 +201,9 @@ pub fn tables(ms: &[Measurement]) -> Vec<Table> {
 }
 
 fn backend_rank(b: &str) -> usize {
-    const ORDER: [&str; 10] = [
+    const ORDER: [&str; 11] = [
         "af_ktls",
+        "af_ktls-inline",
         "ulp",
         "ulp-zc",
         "userspace",
@@ -454,6 +455,20 @@ fn targets(tables: &[Table]) -> Vec<(String, String, Option<bool>)> {
             out.push((what.to_string(), range, Some(met)));
         };
     pair(
+        "ahead",
+        &|_| true,
+        "af_ktls-inline",
+        1.05,
+        "ahead (2 CPUs, wall clock): af_ktls >= 1.05x af_ktls-inline (decrypt-ahead off)",
+    );
+    pair(
+        "pingpong",
+        &|_| true,
+        "af_ktls-inline",
+        0.97,
+        "ping-pong: decrypt-ahead no slower than without (af_ktls >= 0.97x af_ktls-inline)",
+    );
+    pair(
         "stream",
         &|_| true,
         "ulp",
@@ -586,8 +601,9 @@ pub fn report(path: &str, svg_dir: Option<&str>, markdown: bool) -> Result<(), S
     Ok(())
 }
 
-const COLORS: [RGBColor; 10] = [
+const COLORS: [RGBColor; 11] = [
     RGBColor(0xd6, 0x27, 0x28), // af_ktls: red
+    RGBColor(0xe3, 0x77, 0xc2), // af_ktls-inline
     RGBColor(0x1f, 0x77, 0xb4), // ulp
     RGBColor(0x17, 0xbe, 0xcf), // ulp-zc
     RGBColor(0x2c, 0xa0, 0x2c), // userspace

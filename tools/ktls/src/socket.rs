@@ -175,6 +175,17 @@ impl AfKtlsSocket {
         )
     }
 
+    /// `KTLS_RX_DECRYPT_AHEAD`: whether arriving records are opened before `recv` asks (the
+    /// default) or only inside `recv`.
+    pub fn set_decrypt_ahead(&self, on: bool) -> io::Result<()> {
+        sys::setsockopt(
+            self.fd.as_fd(),
+            uapi::SOL_KTLS,
+            uapi::KTLS_RX_DECRYPT_AHEAD,
+            &libc::c_int::from(on).to_ne_bytes(),
+        )
+    }
+
     pub fn send(&self, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
         sys::send(self.fd.as_fd(), buf, flags)
     }

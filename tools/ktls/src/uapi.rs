@@ -30,6 +30,7 @@ pub const KTLS_TX: libc::c_int = 1;
 pub const KTLS_RX: libc::c_int = 2;
 pub const KTLS_TX_MAX_PAYLOAD_LEN: libc::c_int = 5;
 pub const KTLS_DTLS_MTU: libc::c_int = 16;
+pub const KTLS_RX_DECRYPT_AHEAD: libc::c_int = 17;
 
 pub const KTLS_SET_RECORD_TYPE: libc::c_int = 1;
 pub const KTLS_GET_RECORD_TYPE: libc::c_int = 2;

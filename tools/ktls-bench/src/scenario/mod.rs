@@ -1,6 +1,7 @@
 //! The scenarios, and what they share: options, connection set-up, the sending and receiving
 //! halves of a transfer and their timing.
 
+pub mod ahead;
 pub mod ceiling;
 pub mod dtls;
 pub mod pingpong;
@@ -19,8 +20,8 @@ use std::io;
 use std::time::Instant;
 
 /// Every scenario, in the order a full run takes them.
-pub const ALL: [&str; 7] = [
-    "ceiling", "stream", "sendfile", "splice", "dtls", "pingpong", "setup",
+pub const ALL: [&str; 8] = [
+    "ceiling", "stream", "sendfile", "splice", "dtls", "pingpong", "ahead", "setup",
 ];
 
 /// Bytes the plaintext receive calls of the kernel backends ask for (userspace reads this much

@@ -182,6 +182,7 @@ fn measure(opts: &Opts, backend: Backend, rep: u32, trips: u64) -> io::Result<Me
 pub fn run(opts: &Opts, sink: &mut Sink) {
     let backends = [
         Backend::AfKtls,
+        Backend::AfKtlsInline,
         Backend::Ulp,
         Backend::Userspace,
         Backend::Plain,

@@ -25,6 +25,8 @@ pub struct Transfer<'a> {
     pub timed_bytes: u64,
     pub check: Check,
     pub label: String,
+    /// Passes of application work over every received buffer (`pattern::application_work`).
+    pub work_rounds: u32,
 }
 
 pub fn transfer(t: &Transfer<'_>) -> io::Result<Measurement> {
@@ -34,7 +36,8 @@ pub fn transfer(t: &Transfer<'_>) -> io::Result<Measurement> {
     let timed_calls = t.timed_bytes.div_ceil(t.size as u64).max(1);
     let verify = verify_calls * t.size as u64;
     let timed = timed_calls * t.size as u64;
-    let verifier = pattern.verifier(t.check);
+    let mut verifier = pattern.verifier(t.check);
+    verifier.set_work(t.work_rounds);
     let (tx, rx, before, after) = two_sides(
         |bar| send_chunks(&mut a, &pattern, verify_calls, timed_calls, bar),
         |bar| receive(&mut b, verifier, verify, timed, bar),
@@ -47,7 +50,7 @@ pub fn transfer(t: &Transfer<'_>) -> io::Result<Measurement> {
     Ok(m)
 }
 
-fn fallback(t: &Transfer<'_>) -> Measurement {
+pub fn fallback(t: &Transfer<'_>) -> Measurement {
     let mut m = Measurement::new(t.scenario, &t.config, &t.label, t.rep);
     m.suite = Some(t.suite.name());
     m.size = Some(t.size as u64);
@@ -83,6 +86,7 @@ pub fn interop(opts: &Opts, sink: &mut Sink) {
                 timed_bytes: 60000,
                 check: Check::Full,
                 label: format!("{}>{}", tx.name(), rx.name()),
+                work_rounds: 0,
             };
             let mut m = transfer(&t);
             if let Ok(m) = &mut m {
@@ -128,6 +132,7 @@ pub fn run(opts: &Opts, sink: &mut Sink) {
                         timed_bytes: timed,
                         check: opts.timed_check,
                         label: backend.name().into(),
+                        work_rounds: 0,
                     };
                     push_result(sink, transfer(&t), fallback(&t));
                 }
