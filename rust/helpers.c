@@ -321,6 +321,11 @@ bool rnet_sock_input_ended(struct socket *sock)
 	return READ_ONCE(sock->sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
+void rnet_raise_sigpipe(void)
+{
+	send_sig(SIGPIPE, current, 0);
+}
+
 int rnet_sock_rcvbuf(struct socket *sock)
 {
 	return READ_ONCE(sock->sk->sk_rcvbuf);

@@ -126,6 +126,9 @@ bool rnet_sock_input_ended(struct socket *sock);
 /* sk_rcvbuf. */
 int rnet_sock_rcvbuf(struct socket *sock);
 
+/* Sends SIGPIPE to the current task, as a stream socket does for a write after shutdown. */
+void rnet_raise_sigpipe(void);
+
 /* tcp_inq() of a TCP socket. */
 int rnet_tcp_inq(struct socket *sock);
 

@@ -18,11 +18,13 @@ use crate::{
         },
         protection::{
             CipherSuite,
+            ProtocolVersion,
             RecordProtection,
             GCM_EXPLICIT_NONCE_LEN,
             GCM_SALT_LEN,
             NONCE_LEN, //
         },
+        seq::DtlsRecordNumber,
     },
     uapi::{
         ktls_crypto_info,
@@ -47,17 +49,18 @@ pub(crate) struct DirectionKeys {
 impl DirectionKeys {
     /// Parses a `struct ktls_crypto_info_*` for a socket bound with `protection`.
     ///
-    /// Fails with `EINVAL` when the length is not exactly the cipher's structure size, and with
-    /// `EPROTO` when the version or cipher differ from the bind address.
+    /// Fails with `EPROTO` when the version or cipher differ from the bind address (whatever the
+    /// length, so that a structure of another cipher is named as such), then with `EINVAL` when
+    /// the length is not exactly the cipher's structure size.
     pub(crate) fn parse(protection: RecordProtection, bytes: &[u8]) -> Result<Self> {
         let cipher = protection.cipher();
         let layout = CryptoInfoLayout::of(cipher);
-        if bytes.len() != layout.size {
-            return Err(EINVAL);
-        }
         let (info, _) = ktls_crypto_info::from_bytes_copy_prefix(bytes).ok_or(EINVAL)?;
         if info.version != protection.version().uapi() || info.cipher_type != cipher.uapi() {
             return Err(EPROTO);
+        }
+        if bytes.len() != layout.size {
+            return Err(EINVAL);
         }
         let mut raw = [0u8; MAX_CRYPTO_INFO_LEN];
         raw.get_mut(..bytes.len())
@@ -69,6 +72,27 @@ impl DirectionKeys {
             cipher,
             layout,
         })
+    }
+
+    /// Checks that `next` may replace these keys (`KTLS_TX`/`KTLS_RX` set again): TLS 1.3 keys
+    /// after a KeyUpdate, whose sequence numbers restart at 0; DTLS 1.2 keys of the next epoch.
+    /// `EBUSY` for TLS 1.2, which never changes keys; `EINVAL` for a `rec_seq` that does not
+    /// start the next keys.
+    pub(crate) fn check_next(&self, protection: RecordProtection, next: &Self) -> Result {
+        match protection.version() {
+            ProtocolVersion::Tls12 => Err(EBUSY),
+            ProtocolVersion::Tls13 if next.rec_seq() == [0; 8] => Ok(()),
+            ProtocolVersion::Tls13 => Err(EINVAL),
+            ProtocolVersion::Dtls12 => {
+                let epoch = DtlsRecordNumber::from_be_bytes(self.rec_seq()).epoch();
+                let next_epoch = DtlsRecordNumber::from_be_bytes(next.rec_seq()).epoch();
+                if epoch.checked_add(1) == Some(next_epoch) {
+                    Ok(())
+                } else {
+                    Err(EINVAL)
+                }
+            }
+        }
     }
 
     /// Builds the structure userspace would pass for `key`, the write IV (the 4-byte salt of

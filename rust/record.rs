@@ -13,6 +13,7 @@
 //! - [`header`]: content types and the TLS and DTLS record headers.
 //! - [`nonce`]: AEAD nonces and additional data for every version and cipher.
 //! - [`inner`]: the TLS 1.3 inner plaintext (content type behind zero padding).
+//! - [`handshake`]: TLS 1.3 handshake message framing across records (where a KeyUpdate ends).
 //! - [`seq`]: sending sequence numbers that never wrap, and DTLS record numbers.
 //! - [`window`]: the DTLS 1.2 replay window.
 //! - `selftest`: the test cases shared by KUnit and `cargo test` (test builds only).
@@ -21,6 +22,7 @@
 //! nonce and AAD, decrypt, mark the window (DTLS), and for TLS 1.3 find the inner content type.
 
 pub mod error;
+pub mod handshake;
 pub mod header;
 pub mod inner;
 pub mod nonce;

@@ -66,12 +66,17 @@ use crate::{
         UserPages, //
     },
     record::{
+        handshake::{
+            HandshakeFraming,
+            KeyChange, //
+        },
         header::{
             ContentType,
             DtlsHeader,
             TlsHeader, //
         },
         protection::{
+            ProtocolVersion,
             RecordProtection,
             DTLS_HEADER_LEN,
             GCM_EXPLICIT_NONCE_LEN,
@@ -155,6 +160,8 @@ pub(crate) struct RxPoll {
     pub(crate) ready: bool,
     /// The stream failed; every call returns the error (`POLLERR`).
     pub(crate) failed: bool,
+    /// TLS 1.3: a KeyUpdate was opened; nothing more is readable until the next keys are set.
+    pub(crate) key_update_pending: bool,
     /// TLS: how many more bytes the TCP queue must hold to complete the record being assembled
     /// on the copying path; 0 when none is (the next record's header is then at the front of the
     /// TCP queue).
@@ -175,6 +182,11 @@ impl PollWord {
         Self(Atomic::new(0))
     }
 
+    /// Publishes that there is no receive side (its keys were taken away).
+    pub(crate) fn clear(&self) {
+        self.store(RxPoll::default());
+    }
+
     /// The state last published.
     pub(crate) fn load(&self) -> RxPoll {
         RxPoll::unpack(self.0.load(Acquire))
@@ -188,18 +200,22 @@ impl PollWord {
 impl RxPoll {
     const READY: u64 = 1 << 0;
     const FAILED: u64 = 1 << 1;
-    /// The generation lives in bits 2..32 (30 bits, wrapping); `need` in the upper half.
-    const GENERATION_MASK: u32 = (1 << 30) - 1;
+    const KEY_UPDATE_PENDING: u64 = 1 << 2;
+    /// The generation lives in bits 3..32 (29 bits, wrapping); `need` in the upper half.
+    const GENERATION_MASK: u32 = (1 << 29) - 1;
 
     /// Packs the state into one word, so that `poll` reads a consistent snapshot.
     fn pack(self) -> u64 {
         let mut word = (u64::from(self.need) << 32)
-            | (u64::from(self.generation & Self::GENERATION_MASK) << 2);
+            | (u64::from(self.generation & Self::GENERATION_MASK) << 3);
         if self.ready {
             word |= Self::READY;
         }
         if self.failed {
             word |= Self::FAILED;
+        }
+        if self.key_update_pending {
+            word |= Self::KEY_UPDATE_PENDING;
         }
         word
     }
@@ -209,8 +225,9 @@ impl RxPoll {
         Self {
             ready: word & Self::READY != 0,
             failed: word & Self::FAILED != 0,
+            key_update_pending: word & Self::KEY_UPDATE_PENDING != 0,
             need: (word >> 32) as u32,
-            generation: ((word >> 2) as u32) & Self::GENERATION_MASK,
+            generation: ((word >> 3) as u32) & Self::GENERATION_MASK,
         }
     }
 }
@@ -267,6 +284,14 @@ pub(crate) struct Rx {
     next_in_datagram: usize,
     /// TLS: the error that broke the stream; every later call reports it (as mainline does).
     failed: Option<Error>,
+    /// An error of the bound socket (a reset; DTLS: an ICMP error) that decrypt-ahead met: the
+    /// next call returns it once, after the records before it, as the socket would have.
+    socket_error: Option<Error>,
+    /// TLS 1.3: where handshake messages begin and end across handshake records.
+    handshake: HandshakeFraming,
+    /// TLS 1.3: a KeyUpdate was opened; the records after it need the next keys
+    /// ([`Self::rekey`]), and until then calls fail with `EKEYEXPIRED` once `ready` is empty.
+    key_update_pending: bool,
     /// See [`RxPoll::generation`].
     generation: u32,
 }
@@ -281,11 +306,7 @@ impl Rx {
     ) -> Result<Self> {
         let rec_seq = keys.rec_seq();
         let first = DtlsRecordNumber::from_be_bytes(rec_seq);
-        // DTLS: records before `rec_seq` were the library's; treat them as received.
-        let window = match first.sequence().checked_sub(1) {
-            Some(last) => ReplayWindow::after(last).map_err(record_error)?,
-            None => ReplayWindow::new(),
-        };
+        let window = Self::window_from(first)?;
         let datagram_mode = protection.version().is_datagram();
         // TLS: room for the longest valid record, for the copying path.
         let assembly_len = if datagram_mode {
@@ -310,8 +331,84 @@ impl Rx {
             bound,
             published,
             failed: None,
+            socket_error: None,
+            handshake: HandshakeFraming::new(),
+            key_update_pending: false,
             generation: 0,
         })
+    }
+
+    /// DTLS: the replay window of keys whose first record is `first`: the records before it
+    /// were the library's, so they count as received.
+    fn window_from(first: DtlsRecordNumber) -> Result<ReplayWindow> {
+        match first.sequence().checked_sub(1) {
+            Some(last) => ReplayWindow::after(last).map_err(record_error),
+            None => Ok(ReplayWindow::new()),
+        }
+    }
+
+    /// Changes to the next keys (`KTLS_RX` set again, see [`DirectionKeys::check_next`]): TLS
+    /// 1.3 only after a KeyUpdate was opened (else `EBUSY`); DTLS 1.2 for the next epoch, with a
+    /// fresh replay window (records of the old epoch are dropped from then on, as records of
+    /// any other epoch are). Records already opened stay queued. Nothing changes on failure.
+    pub(crate) fn rekey(&mut self, keys: DirectionKeys) -> Result {
+        let protection = self.cipher.protection();
+        self.keys.check_next(protection, &keys)?;
+        if protection.version() == ProtocolVersion::Tls13 && !self.key_update_pending {
+            return Err(EBUSY);
+        }
+        let first = DtlsRecordNumber::from_be_bytes(keys.rec_seq());
+        let window = Self::window_from(first)?;
+        let cipher = RecordCipher::new(protection, &keys)?;
+        self.cipher = cipher;
+        self.sequence = Sequence::from_rec_seq(protection, keys.rec_seq());
+        self.epoch = first.epoch();
+        self.window = window;
+        self.keys = keys;
+        self.handshake = HandshakeFraming::new();
+        self.key_update_pending = false;
+        self.publish();
+        Ok(())
+    }
+
+    /// Whether nothing is buffered: no opened record, no partly read record or datagram.
+    pub(crate) fn is_idle(&self) -> bool {
+        let more_in_datagram = self
+            .datagram
+            .as_ref()
+            .is_some_and(|datagram| self.next_in_datagram < datagram.len());
+        self.ready.is_empty() && self.filled == 0 && !more_in_datagram
+    }
+
+    /// TLS 1.3: follows the handshake record just queued at the back of `ready`; a KeyUpdate
+    /// ending it stops the stream until the next keys (`key_update_pending`). A KeyUpdate that
+    /// does not end its record breaks the stream (`EPROTO`); the record is not delivered.
+    fn follow_handshake(&mut self) -> Result {
+        if self.cipher.protection().version() != ProtocolVersion::Tls13 {
+            return Ok(());
+        }
+        let Some(ready) = self.ready.last() else {
+            return Ok(());
+        };
+        if ready.content_type != ContentType::Handshake {
+            return Ok(());
+        }
+        let store = match &ready.store {
+            Store::Chunk(chunk) => chunk.as_slice(),
+            Store::Assembly => self.assembly.as_slice(),
+        };
+        let plaintext = store.get(ready.plaintext.clone()).ok_or(EINVAL)?;
+        match self.handshake.record(plaintext) {
+            Ok(KeyChange::None) => Ok(()),
+            Ok(KeyChange::KeyUpdate) => {
+                self.key_update_pending = true;
+                Ok(())
+            }
+            Err(err) => {
+                self.ready.pop();
+                Err(self.fail(record_error(err)))
+            }
+        }
     }
 
     /// Publishes [`Self::poll_state`] for `poll`.
@@ -358,9 +455,11 @@ impl Rx {
                     .saturating_sub(self.filled),
             }
         };
+        let error = self.failed.is_some() || self.socket_error.is_some();
         RxPoll {
-            ready: !self.ready.is_empty() || self.failed.is_some() || more_in_datagram,
-            failed: self.failed.is_some(),
+            ready: !self.ready.is_empty() || error || more_in_datagram,
+            failed: error,
+            key_update_pending: self.key_update_pending,
             need: u32::try_from(need).unwrap_or(u32::MAX),
             generation: self.generation,
         }
@@ -410,6 +509,12 @@ impl Rx {
             if let Some(err) = self.failed {
                 return Err(err);
             }
+            if self.key_update_pending {
+                return Err(EKEYEXPIRED);
+            }
+            if let Some(err) = self.socket_error.take() {
+                return Err(err);
+            }
             match self.next_record(None, progress)? {
                 NextRecord::Opened | NextRecord::Delivered(_) => {}
                 NextRecord::Ended => return Ok(RecvStep::Done),
@@ -454,6 +559,8 @@ impl Rx {
         let mut progress = RecvProgress::default();
         let mut opened = 0;
         while self.failed.is_none()
+            && self.socket_error.is_none()
+            && !self.key_update_pending
             && self.ready.len() < AHEAD_RECORDS
             && self.held_plaintext() < self.plaintext_bound()
             && self
@@ -471,8 +578,15 @@ impl Rx {
                     stats::count(Counter::RxAheadRecords);
                     opened += 1;
                 }
-                // An error is kept (`fail`) for the reader when it breaks the stream.
-                _ => break,
+                Ok(_) => break,
+                Err(err) => {
+                    // An error that broke the stream is kept by `fail`; the bound socket's own
+                    // is kept for the reader. Out of memory leaves the records to the reader.
+                    if self.failed.is_none() && err != ENOMEM {
+                        self.socket_error = Some(err);
+                    }
+                    break;
+                }
             }
         }
         opened
@@ -535,8 +649,14 @@ impl Rx {
             // `MSG_PEEK` walks the queue without taking from it; other calls take its front.
             let index = if peek { progress.peeked } else { 0 };
             if index >= self.ready.len() {
-                // An error comes after the records opened before it.
+                // An error comes after the records opened before it, and so do new keys.
                 if let Some(err) = self.failed {
+                    return Err(err);
+                }
+                if self.key_update_pending {
+                    return Err(EKEYEXPIRED);
+                }
+                if let Some(err) = self.socket_error.take() {
                     return Err(err);
                 }
                 if peek && index > 0 && self.held_plaintext() >= self.plaintext_bound() {
@@ -764,7 +884,10 @@ impl Rx {
                 stats::count(Counter::RxZeroCopyRecords);
                 Ok(NextRecord::Delivered(len))
             }
-            _ => Ok(NextRecord::Opened),
+            _ => {
+                self.follow_handshake()?;
+                Ok(NextRecord::Opened)
+            }
         }
     }
 
@@ -886,6 +1009,7 @@ impl Rx {
         };
         // Cannot fail: room was reserved before the record was read in.
         self.ready.push_within_capacity(ready).map_err(|_| ENOMEM)?;
+        self.follow_handshake()?;
         Ok(NextRecord::Opened)
     }
 

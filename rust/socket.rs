@@ -66,6 +66,7 @@ use crate::{
         },
         sock::SockRef,
         socket::{
+            raise_sigpipe,
             CreateArgs,
             Msg,
             Pipe,
@@ -95,9 +96,9 @@ use crate::{
         },
     },
     rx::{
+        PollWord,
         Received,
         RecvProgress,
-        PollWord,
         RecvStep,
         Rx, //
     },
@@ -188,6 +189,13 @@ struct TxState {
     tx: Option<Tx>,
     /// A task is inside `sendmsg` (possibly waiting for room, with the mutex released).
     writer_present: bool,
+    /// `shutdown(SHUT_WR)` ran: sends fail with `EPIPE`.
+    write_shut: bool,
+    /// The bound socket's write side is to be shut once the pending records are sent (the
+    /// flush work does it).
+    shutdown_after_flush: bool,
+    /// After `KTLS_UNATTACH`: the keys as they were, with the next record's number.
+    detached_keys: Option<DirectionKeys>,
     /// `KTLS_TX_MAX_PAYLOAD_LEN`.
     max_payload: u16,
     /// `KTLS_DTLS_MTU`.
@@ -212,6 +220,8 @@ struct RxState {
     rx: Option<Rx>,
     /// A task is inside `recvmsg` (possibly waiting for data, with the mutex released).
     reader_present: bool,
+    /// After `KTLS_UNATTACH`: the keys as they were, with the next record's number.
+    detached_keys: Option<DirectionKeys>,
     /// `KTLS_RX_DECRYPT_AHEAD`.
     decrypt_ahead: bool,
 }
@@ -286,6 +296,9 @@ impl KtlsSocket {
                 TxState {
                     tx: None,
                     writer_present: false,
+                    write_shut: false,
+                    shutdown_after_flush: false,
+                    detached_keys: None,
                     max_payload: MAX_PLAINTEXT_LEN as u16,
                     dtls_mtu: DEFAULT_DTLS_MTU as u32,
                 },
@@ -296,6 +309,7 @@ impl KtlsSocket {
                 RxState {
                     rx: None,
                     reader_present: false,
+                    detached_keys: None,
                     decrypt_ahead: true,
                 },
                 "KtlsSocket::rx"
@@ -377,19 +391,35 @@ impl KtlsSocket {
                 let keys = DirectionKeys::parse(bound.protection, value)?;
                 if name == uapi::KTLS_TX {
                     let mut state = self.tx.lock();
-                    if state.tx.is_some() {
+                    // Keys again (TLS 1.3 KeyUpdate, DTLS epoch), but not under a send in
+                    // progress, which may hold an open record and progress of its own.
+                    if state.tx.is_some() && state.writer_present {
                         return Err(EBUSY);
+                    }
+                    if let Some(tx) = state.tx.as_mut() {
+                        tx.rekey(keys)?;
+                        self.tx_pending.store(tx.has_pending(), Release);
+                        return Ok(());
                     }
                     let max_payload = state.effective_max_payload(bound.protection);
                     state.tx = Some(Tx::new(bound.socket, bound.protection, keys, max_payload)?);
+                    state.detached_keys = None;
                 } else {
                     let mut state = self.rx.lock();
-                    if state.rx.is_some() {
+                    if state.rx.is_some() && state.reader_present {
                         return Err(EBUSY);
+                    }
+                    if let Some(rx) = state.rx.as_mut() {
+                        rx.rekey(keys)?;
+                        drop(state);
+                        // Pollers waiting out the key change look again.
+                        self.sk.wake(POLL_READABLE);
+                        return Ok(());
                     }
                     let rx = Rx::new(bound.socket, bound.protection, keys, self.rx_poll.clone())?;
                     rx.publish();
                     state.rx = Some(rx);
+                    state.detached_keys = None;
                     self.rx_configured.store(true, Release);
                     self.rx_ahead.store(state.decrypt_ahead, Release);
                 }
@@ -458,11 +488,19 @@ impl KtlsSocket {
         let value = match name {
             uapi::KTLS_TX => {
                 let state = self.tx.lock();
-                return state.tx.as_ref().ok_or(EBUSY)?.current_keys(out);
+                return match (&state.tx, &state.detached_keys) {
+                    (Some(tx), _) => tx.current_keys(out),
+                    (None, Some(keys)) => keys.write_current(out, keys.rec_seq(), None),
+                    (None, None) => Err(EBUSY),
+                };
             }
             uapi::KTLS_RX => {
                 let state = self.rx.lock();
-                return state.rx.as_ref().ok_or(EBUSY)?.current_keys(out);
+                return match (&state.rx, &state.detached_keys) {
+                    (Some(rx), _) => rx.current_keys(out),
+                    (None, Some(keys)) => keys.write_current(out, keys.rec_seq(), None),
+                    (None, None) => Err(EBUSY),
+                };
             }
             uapi::KTLS_TX_MAX_PAYLOAD_LEN => {
                 let bytes = self.tx.lock().max_payload.to_ne_bytes();
@@ -510,6 +548,13 @@ impl KtlsSocket {
         let mut progress = SendProgress::default();
         let mut waited_before = false;
         let result = loop {
+            if state.write_shut {
+                // As TCP after `shutdown(SHUT_WR)`.
+                if flags & bindings::MSG_NOSIGNAL == 0 {
+                    raise_sigpipe();
+                }
+                break Err(EPIPE);
+            }
             let Some(tx) = state.tx.as_mut() else {
                 break Err(ENOKEY);
             };
@@ -704,6 +749,11 @@ impl KtlsSocket {
             if state.ready || state.failed {
                 return (true, state.failed);
             }
+            // As mainline: while the next keys are awaited nothing is readable (a `recv` would
+            // fail with `EKEYEXPIRED`); setting them wakes the pollers.
+            if state.key_update_pending {
+                return (false, false);
+            }
             if ended {
                 return (true, false);
             }
@@ -716,6 +766,106 @@ impl KtlsSocket {
             }
         }
         (readable, false)
+    }
+
+    /// `shutdown(2)`: `SHUT_WR` seals and sends the open record, then shuts the bound socket's
+    /// write side (after the records waiting for room, which the flush work sends; a send in
+    /// progress at that moment fails as on TCP); later sends fail with `EPIPE`. `SHUT_RD`
+    /// shuts the bound socket's read side: a blocked `recv` returns, and records already
+    /// opened are still read, then 0.
+    fn shutdown(this: ArcBorrow<'_, Self>, how: i32) -> Result {
+        let (read, write) = match u32::try_from(how) {
+            Ok(bindings::sock_shutdown_cmd_SHUT_RD) => (true, false),
+            Ok(bindings::sock_shutdown_cmd_SHUT_WR) => (false, true),
+            Ok(bindings::sock_shutdown_cmd_SHUT_RDWR) => (true, true),
+            _ => return Err(EINVAL),
+        };
+        let bound = this.bound().ok_or(ENOTCONN)?;
+        let mut write_now = write;
+        if write {
+            let mut state = this.tx.lock();
+            state.write_shut = true;
+            let writer_present = state.writer_present;
+            let pending = match state.tx.as_mut() {
+                Some(tx) if !writer_present => {
+                    // An error stays for `getsockopt(SO_ERROR)` of the bound socket.
+                    let _ = tx.push_open();
+                    tx.has_pending()
+                }
+                _ => false,
+            };
+            if pending {
+                state.shutdown_after_flush = true;
+                write_now = false;
+                this.tx_pending.store(true, Release);
+            }
+        }
+        if write && !write_now {
+            Self::queue_tx_work(this);
+        }
+        bound.socket.shutdown(read, write_now)
+    }
+
+    /// `KTLS_UNATTACH`: gives the bound socket back to userspace once nothing is buffered in
+    /// either direction (no open, pending or opened record, no partly read record or datagram,
+    /// no data call in progress: else `EBUSY`). The keys stay readable with `getsockopt`, with
+    /// the next records' numbers, so the application can go on with the records itself. The
+    /// socket is then unbound (and may be bound again).
+    fn unattach(this: ArcBorrow<'_, Self>) -> Result {
+        let protection = this.bound().ok_or(ENOTCONN)?.protection;
+        let mut no_wait = 0;
+        // Both turns, without waiting: no data call, flush or decrypt-ahead runs meanwhile.
+        let rx_turn = acquire(&this.rx, &this.rx_wait, true, &mut no_wait, |state| {
+            &mut state.reader_present
+        })
+        .map_err(|_| EBUSY)?;
+        let rx_idle = rx_turn.rx.as_ref().is_none_or(Rx::is_idle);
+        drop(rx_turn);
+        let result = if rx_idle {
+            Self::unattach_tx(this, protection)
+        } else {
+            Err(EBUSY)
+        };
+        let mut state = this.rx.lock();
+        let result = result.and_then(|()| {
+            if let Some(rx) = state.rx.as_ref() {
+                state.detached_keys = Some(snapshot_keys(protection, |out| rx.current_keys(out))?);
+            }
+            state.rx = None;
+            this.rx_configured.store(false, Release);
+            this.rx_ahead.store(false, Release);
+            this.rx_poll.clear();
+            Ok(())
+        });
+        state.reader_present = false;
+        drop(state);
+        this.rx_wait.notify_all();
+        if result.is_ok() {
+            Self::detach_bound(&Arc::from(this));
+        }
+        result
+    }
+
+    /// The sending half of [`Self::unattach`].
+    fn unattach_tx(this: ArcBorrow<'_, Self>, protection: RecordProtection) -> Result {
+        let mut no_wait = 0;
+        let mut state = acquire(&this.tx, &this.tx_wait, true, &mut no_wait, |state| {
+            &mut state.writer_present
+        })
+        .map_err(|_| EBUSY)?;
+        let result = match state.tx.as_ref() {
+            Some(tx) if !tx.is_idle() => Err(EBUSY),
+            Some(tx) => snapshot_keys(protection, |out| tx.current_keys(out)).map(|keys| {
+                state.detached_keys = Some(keys);
+                state.tx = None;
+                this.tx_pending.store(false, Release);
+            }),
+            None => Ok(()),
+        };
+        state.writer_present = false;
+        drop(state);
+        this.tx_wait.notify_all();
+        result
     }
 
     /// Queues the flush of pending records on the module's workqueue.
@@ -753,7 +903,14 @@ impl WorkItem<TX_FLUSH_WORK> for KtlsSocket {
             };
             // An error stays for the next `send` to report, with the records still pending.
             let _ = tx.flush_pending();
-            this.tx_pending.store(tx.has_pending(), Release);
+            let pending = tx.has_pending();
+            let bound = tx.bound().clone();
+            this.tx_pending.store(pending, Release);
+            if !pending && state.shutdown_after_flush {
+                // `shutdown(SHUT_WR)` waited for these records.
+                state.shutdown_after_flush = false;
+                let _ = bound.shutdown(false, true);
+            }
         }
         this.sk.wake(POLL_WRITABLE);
     }
@@ -851,6 +1008,19 @@ fn acquire<'a, S: Unpin>(
     Ok(guard)
 }
 
+/// The keys a direction's `current_keys` writes, kept as a structure of their own (wiped on
+/// drop), for `getsockopt` after `KTLS_UNATTACH`.
+fn snapshot_keys(
+    protection: RecordProtection,
+    current_keys: impl FnOnce(&mut [u8]) -> Result<usize>,
+) -> Result<DirectionKeys> {
+    let mut bytes = [0u8; MAX_CRYPTO_INFO_LEN];
+    let keys = current_keys(&mut bytes)
+        .and_then(|len| DirectionKeys::parse(protection, bytes.get(..len).ok_or(EINVAL)?));
+    wipe(&mut bytes);
+    keys
+}
+
 /// `sock_intr_errno`: a call without a timeout restarts after a signal handler (`SA_RESTART`).
 fn interrupted(timeout: c_long) -> Error {
     if timeout == NO_TIMEOUT {
@@ -898,6 +1068,13 @@ impl SocketOps for KtlsSocket {
         }
         let mut bytes = [0u8; MAX_CRYPTO_INFO_LEN];
         let name = u32::try_from(name).map_err(|_| ENOPROTOOPT)?;
+        if name == uapi::KTLS_UNATTACH {
+            return if value.len() == 0 {
+                Self::unattach(this)
+            } else {
+                Err(EINVAL)
+            };
+        }
         let result = value
             .copy_to(&mut bytes)
             .and_then(|()| this.set_option(name, bytes.get(..value.len()).ok_or(EINVAL)?));
@@ -905,6 +1082,10 @@ impl SocketOps for KtlsSocket {
         if result.is_ok() && (name == uapi::KTLS_RX || name == uapi::KTLS_RX_DECRYPT_AHEAD) {
             // Records may have arrived before the keys (or while decrypt-ahead was off).
             Self::queue_rx_work(this);
+        }
+        if result.is_ok() && name == uapi::KTLS_TX && this.tx_pending.load(Acquire) {
+            // New keys sealed the open record: it goes out when the bound socket has room.
+            Self::queue_tx_work(this);
         }
         result
     }
@@ -984,6 +1165,10 @@ impl SocketOps for KtlsSocket {
         this.poll_mask(poll)
     }
 
+    fn shutdown(this: ArcBorrow<'_, Self>, how: i32) -> Result {
+        Self::shutdown(this, how)
+    }
+
     /// `EOPNOTSUPP` (the kernel's `sock_no_mmap` would say `ENODEV`).
     fn mmap(_this: ArcBorrow<'_, Self>) -> Result {
         Err(EOPNOTSUPP)
@@ -1017,7 +1202,8 @@ impl OnWake for KtlsSocket {
         if room && this.tx_pending.load(Relaxed) {
             Self::queue_tx_work(this);
         }
-        let input = mask == 0 || mask & (POLL_READABLE | bindings::POLLERR | bindings::POLLHUP) != 0;
+        let input =
+            mask == 0 || mask & (POLL_READABLE | bindings::POLLERR | bindings::POLLHUP) != 0;
         if input && this.rx_ahead.load(Relaxed) {
             Self::queue_rx_work(this);
         }

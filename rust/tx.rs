@@ -142,6 +142,27 @@ impl Tx {
         })
     }
 
+    /// Changes to the next keys (`KTLS_TX` set again, see [`DirectionKeys::check_next`]). An
+    /// open record is sealed with the current keys first; sealed records waiting for the bound
+    /// socket keep their ciphertext. Nothing changes if the next keys cannot be set up.
+    pub(crate) fn rekey(&mut self, keys: DirectionKeys) -> Result {
+        let protection = self.cipher.protection();
+        self.keys.check_next(protection, &keys)?;
+        let cipher = RecordCipher::new(protection, &keys)?;
+        if self.open.is_some() {
+            self.seal_open()?;
+        }
+        self.cipher = cipher;
+        self.sequence = Sequence::from_rec_seq(protection, keys.rec_seq());
+        self.keys = keys;
+        Ok(())
+    }
+
+    /// Whether nothing is buffered: no open record, nothing pending.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.open.is_none() && self.pending.is_none()
+    }
+
     /// The bound socket records go to.
     pub(crate) fn bound(&self) -> &Arc<InetSocket> {
         &self.bound
@@ -216,7 +237,7 @@ impl Tx {
             }
         }
         loop {
-            let open_len = self.open_record(content_type, splice)?;
+            let open_len = self.open_record(content_type, splice, source.len())?;
             let room = self.record_room().saturating_sub(open_len);
             let added = if splice {
                 self.take_spliced(source, room)?
@@ -251,15 +272,23 @@ impl Tx {
         }
     }
 
-    /// Makes sure a record of `content_type` is open (copied or `spliced`); returns its length.
-    fn open_record(&mut self, content_type: ContentType, spliced: bool) -> Result<usize> {
+    /// Makes sure a record of `content_type` is open (copied or `spliced`), with room for
+    /// `wanted` more bytes of plaintext if the payload limit allows; returns its length.
+    fn open_record(
+        &mut self,
+        content_type: ContentType,
+        spliced: bool,
+        wanted: usize,
+    ) -> Result<usize> {
         if let Some(open) = self.open.as_mut() {
             open.spliced = spliced;
             return Ok(open.len);
         }
         let overhead = self.cipher.protection().overhead();
         let full = overhead + self.max_payload;
-        let min = overhead + self.max_payload.min(MIN_RECORD_ROOM);
+        // What is left of the current page serves if it holds what this call has (small sends
+        // share pages); otherwise a full record gets fresh room, so records stay whole.
+        let min = overhead + self.max_payload.min(wanted.max(MIN_RECORD_ROOM));
         let pages_before = self.frag.allocated();
         let chunk = self.frag.alloc(min, full).or_else(|_| {
             // Pages are short: a record as small as one byte is still a record.

@@ -253,6 +253,19 @@ impl InetSocket {
         unsafe { helpers::rnet_sock_input_ended(self.sock.as_ptr()) }
     }
 
+    /// `shutdown(2)` of the socket: `read` its receive side, `write` its send side (both: both).
+    /// Wakes everything waiting on it.
+    pub(crate) fn shutdown(&self, read: bool, write: bool) -> Result {
+        let how = match (read, write) {
+            (true, true) => bindings::sock_shutdown_cmd_SHUT_RDWR,
+            (true, false) => bindings::sock_shutdown_cmd_SHUT_RD,
+            (false, true) => bindings::sock_shutdown_cmd_SHUT_WR,
+            (false, false) => return Ok(()),
+        };
+        // SAFETY: By the type invariant `sock` is live.
+        to_result(unsafe { bindings::kernel_sock_shutdown(self.sock.as_ptr(), how) })
+    }
+
     /// The socket's receive buffer size (`SO_RCVBUF`, as the kernel doubled it).
     pub(crate) fn rcvbuf(&self) -> usize {
         // SAFETY: By the type invariant `sock` is live.

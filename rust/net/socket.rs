@@ -150,6 +150,13 @@ pub(crate) trait SocketOps: Sized + Send + Sync + 'static {
     }
 }
 
+/// Sends `SIGPIPE` to the calling task, as a stream socket does for a `send` after
+/// `shutdown(SHUT_WR)` without `MSG_NOSIGNAL`.
+pub(crate) fn raise_sigpipe() {
+    // SAFETY: Always safe in process context, where socket operations run.
+    unsafe { helpers::rnet_raise_sigpipe() };
+}
+
 /// `SPLICE_F_NONBLOCK`: a `splice_read` that must not wait for data.
 pub(crate) const SPLICE_NONBLOCK: u32 = helpers::SPLICE_F_NONBLOCK;
 

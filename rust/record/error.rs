@@ -18,6 +18,9 @@ pub const EBADMSG: i32 = 74;
 /// `EMSGSIZE` (message too long), as in `include/uapi/asm-generic/errno.h`.
 pub const EMSGSIZE: i32 = 90;
 
+/// `EPROTO` (protocol error), as in `include/uapi/asm-generic/errno.h`.
+pub const EPROTO: i32 = 71;
+
 /// A rejected record, header field, length, sequence number or configuration value.
 ///
 /// Every variant is one rule; [`RecordError::errno`] gives the errno the module reports for it.
@@ -63,6 +66,9 @@ pub enum RecordError {
     UnknownVersion,
     /// The cipher number is not one of `KTLS_CIPHER_*`.
     UnknownCipher,
+    /// A TLS 1.3 KeyUpdate does not end its record: more bytes follow it in the record, or it
+    /// goes on in the next one (RFC 8446 §5.1: handshake messages must not span key changes).
+    KeyChangeInsideRecord,
 }
 
 impl RecordError {
@@ -86,6 +92,7 @@ impl RecordError {
             | Self::SequenceExhausted
             | Self::Replayed
             | Self::TooOld => EBADMSG,
+            Self::KeyChangeInsideRecord => EPROTO,
         }
     }
 
@@ -106,6 +113,7 @@ impl RecordError {
             Self::TooOld => "DTLS record older than the replay window",
             Self::UnknownVersion => "unknown protocol version",
             Self::UnknownCipher => "unknown cipher",
+            Self::KeyChangeInsideRecord => "TLS 1.3 KeyUpdate not at the end of its record",
         }
     }
 }

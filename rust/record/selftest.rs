@@ -22,6 +22,10 @@
 
 use core::fmt;
 
+use super::handshake::{
+    HandshakeFraming,
+    KeyChange, //
+};
 use super::{
     error::{
         RecordError,
@@ -122,6 +126,11 @@ macro_rules! for_each_record_case {
             window_after_handoff_accepts_only_newer,
             window_reset_starts_a_new_epoch,
             errors_map_to_mainline_errnos,
+            key_update_alone_ends_its_record,
+            key_update_after_other_messages_in_one_record,
+            key_update_followed_by_a_message_is_refused,
+            key_update_spanning_records_is_refused,
+            messages_spanning_records_are_followed,
         }
     };
 }
@@ -2137,5 +2146,112 @@ pub fn errors_map_to_mainline_errnos() -> CaseResult {
             "a description for every error"
         );
     }
+    Ok(())
+}
+
+/// A KeyUpdate message (type 24, length 1, update_not_requested).
+const KEY_UPDATE: [u8; 5] = [24, 0, 0, 1, 0];
+
+/// A NewSessionTicket-like message: type 4 and a 6-byte body.
+const TICKET: [u8; 10] = [4, 0, 0, 6, 1, 2, 3, 4, 5, 6];
+
+/// Checks that a record holding only a KeyUpdate announces the key change.
+pub fn key_update_alone_ends_its_record() -> CaseResult {
+    let mut framing = HandshakeFraming::new();
+    ensure!(
+        framing.record(&KEY_UPDATE) == Ok(KeyChange::KeyUpdate),
+        "a lone KeyUpdate to change the keys"
+    );
+    ensure!(
+        framing.record(&TICKET) == Ok(KeyChange::None),
+        "the next record (under the new keys) to start at a message boundary"
+    );
+    Ok(())
+}
+
+/// Checks a KeyUpdate behind other messages in its record.
+pub fn key_update_after_other_messages_in_one_record() -> CaseResult {
+    let mut record = [0u8; TICKET.len() * 2 + KEY_UPDATE.len()];
+    let (tickets, update) = record.split_at_mut(TICKET.len() * 2);
+    let (first, second) = tickets.split_at_mut(TICKET.len());
+    first.copy_from_slice(&TICKET);
+    second.copy_from_slice(&TICKET);
+    update.copy_from_slice(&KEY_UPDATE);
+    ensure!(
+        HandshakeFraming::new().record(&record) == Ok(KeyChange::KeyUpdate),
+        "two tickets then a KeyUpdate to change the keys"
+    );
+    ensure!(
+        HandshakeFraming::new().record(&TICKET) == Ok(KeyChange::None),
+        "a ticket alone to change nothing"
+    );
+    Ok(())
+}
+
+/// Checks that a message after a KeyUpdate in the same record is a protocol error.
+pub fn key_update_followed_by_a_message_is_refused() -> CaseResult {
+    let mut record = [0u8; KEY_UPDATE.len() + TICKET.len()];
+    let (update, ticket) = record.split_at_mut(KEY_UPDATE.len());
+    update.copy_from_slice(&KEY_UPDATE);
+    ticket.copy_from_slice(&TICKET);
+    ensure!(
+        HandshakeFraming::new().record(&record) == Err(RecordError::KeyChangeInsideRecord),
+        "a ticket after a KeyUpdate to be refused"
+    );
+    ensure!(
+        HandshakeFraming::new().record(&[24, 0, 0, 0, 4])
+            == Err(RecordError::KeyChangeInsideRecord),
+        "a byte after an empty KeyUpdate to be refused"
+    );
+    ensure!(
+        RecordError::KeyChangeInsideRecord.errno() == super::error::EPROTO,
+        "the errno to be EPROTO"
+    );
+    Ok(())
+}
+
+/// Checks that a KeyUpdate split over two records is a protocol error, in its header or body.
+pub fn key_update_spanning_records_is_refused() -> CaseResult {
+    let (head, tail) = KEY_UPDATE.split_at(2);
+    ensure!(
+        HandshakeFraming::new().record(head) == Err(RecordError::KeyChangeInsideRecord),
+        "a KeyUpdate header cut by the record's end to be refused"
+    );
+    let (head, _) = KEY_UPDATE.split_at(4);
+    ensure!(
+        HandshakeFraming::new().record(head) == Err(RecordError::KeyChangeInsideRecord),
+        "a KeyUpdate body in the next record to be refused"
+    );
+    ensure!(tail.len() == 3, "the split to be 2 + 3 bytes");
+    Ok(())
+}
+
+/// Checks that other messages may span records and that the framing follows them.
+pub fn messages_spanning_records_are_followed() -> CaseResult {
+    let mut framing = HandshakeFraming::new();
+    let (a, rest) = TICKET.split_at(3);
+    let (b, c) = rest.split_at(4);
+    ensure!(
+        framing.record(a) == Ok(KeyChange::None),
+        "a ticket's first 3 bytes to change nothing"
+    );
+    ensure!(
+        framing.record(b) == Ok(KeyChange::None),
+        "its next 4 bytes to change nothing"
+    );
+    let mut record = [0u8; 3 + KEY_UPDATE.len()];
+    let (end, update) = record.split_at_mut(c.len());
+    end.copy_from_slice(c);
+    update.copy_from_slice(&KEY_UPDATE);
+    ensure!(
+        framing.record(&record) == Ok(KeyChange::KeyUpdate),
+        "the ticket's end then a KeyUpdate to change the keys"
+    );
+    // Bytes that look like a KeyUpdate inside another message's body are not one.
+    let mut framing = HandshakeFraming::new();
+    ensure!(
+        framing.record(&[4, 0, 0, 5, 24, 0, 0, 1, 0]) == Ok(KeyChange::None),
+        "a KeyUpdate's bytes inside a ticket's body to change nothing"
+    );
     Ok(())
 }

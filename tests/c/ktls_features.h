@@ -20,13 +20,13 @@
 
 /* TLS 1.3 KeyUpdate: KTLS_TX/KTLS_RX set again with the next keys. Issue 13. */
 #ifndef KTLS_HAVE_REKEY
-#define KTLS_HAVE_REKEY 0
+#define KTLS_HAVE_REKEY 1
 #endif
 #define KTLS_REKEY_MISSING "needs TLS 1.3 rekeying, issue 13"
 
 /* shutdown() on the AF_KTLS socket (today EOPNOTSUPP). Issue 13. */
 #ifndef KTLS_HAVE_SHUTDOWN
-#define KTLS_HAVE_SHUTDOWN 0
+#define KTLS_HAVE_SHUTDOWN 1
 #endif
 #define KTLS_SHUTDOWN_MISSING "needs shutdown() on AF_KTLS sockets, issue 13"
 

@@ -1942,11 +1942,19 @@ TEST_F(tls_basic, recvmsg_nopad_retry_iov)
 	close(b);
 }
 
-/* key_update, length 1, update_not_requested */
+/*
+ * key_update, length 1, update_not_requested
+ *
+ * Port: mainline sends sizeof(key_update_msg) bytes, the string's NUL terminator included, so
+ * its record holds a sixth byte after the KeyUpdate. AF_KTLS refuses a KeyUpdate that does not
+ * end its record (RFC 8446 §5.1; EPROTO, keyupdate_must_end_its_record below), so the port sends
+ * the five bytes of the message.
+ */
 static const char key_update_msg[] = "\x18\x00\x00\x01\x00";
+#define KEY_UPDATE_LEN (sizeof(key_update_msg) - 1)
 static void tls_send_keyupdate(struct __test_metadata *_metadata, int fd)
 {
-	size_t len = sizeof(key_update_msg);
+	size_t len = KEY_UPDATE_LEN;
 
 	EXPECT_EQ(tls_send_cmsg(fd, TLS_RECORD_TYPE_HANDSHAKE,
 				(char *)key_update_msg, len, 0),
@@ -1958,8 +1966,8 @@ static void tls_recv_keyupdate(struct __test_metadata *_metadata, int fd, int fl
 	char buf[100];
 
 	EXPECT_EQ(tls_recv_cmsg(_metadata, fd, TLS_RECORD_TYPE_HANDSHAKE, buf, sizeof(buf), flags),
-		  sizeof(key_update_msg));
-	EXPECT_EQ(memcmp(buf, key_update_msg, sizeof(key_update_msg)), 0);
+		  KEY_UPDATE_LEN);
+	EXPECT_EQ(memcmp(buf, key_update_msg, KEY_UPDATE_LEN), 0);
 }
 
 #define NEEDS_REKEY() do { \
@@ -1973,11 +1981,51 @@ static void tls_recv_keyupdate(struct __test_metadata *_metadata, int fd, int fl
 } while (0)
 
 /*
+ * Not in mainline: a KeyUpdate followed by another byte in its record (mainline's own test
+ * message, NUL included), or cut by the record's end, breaks the stream with EPROTO; the record
+ * is not delivered and the socket stays failed.
+ */
+TEST_F(tls, keyupdate_must_end_its_record)
+{
+	char buf[100];
+
+	TLS13_ONLY();
+	EXPECT_EQ(send(self->fd, "data", 4, 0), 4);
+	EXPECT_EQ(tls_send_cmsg(self->fd, TLS_RECORD_TYPE_HANDSHAKE, (char *)key_update_msg,
+				sizeof(key_update_msg), 0), sizeof(key_update_msg));
+	EXPECT_EQ(recv(self->cfd, buf, sizeof(buf), 0), 4);
+	EXPECT_EQ(tls_recv_cmsg(_metadata, self->cfd, TLS_RECORD_TYPE_HANDSHAKE, buf, sizeof(buf), 0),
+		  -1);
+	EXPECT_EQ(errno, EPROTO);
+	EXPECT_EQ(recv(self->cfd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	EXPECT_EQ(errno, EPROTO);
+}
+
+/* Not in mainline: the same for a KeyUpdate whose body is in the next record. */
+TEST_F(tls, keyupdate_spanning_records_is_eproto)
+{
+	char buf[100];
+
+	TLS13_ONLY();
+	EXPECT_EQ(tls_send_cmsg(self->fd, TLS_RECORD_TYPE_HANDSHAKE, (char *)key_update_msg, 4, 0),
+		  4);
+	EXPECT_EQ(tls_recv_cmsg(_metadata, self->cfd, TLS_RECORD_TYPE_HANDSHAKE, buf, sizeof(buf), 0),
+		  -1);
+	EXPECT_EQ(errno, EPROTO);
+}
+
+/*
  * The port's keys of generation g differ in every key, salt and iv byte and start at rec_seq 0
  * (mainline fills rec_seq with the generation byte too).
  */
 
-/* set the key to 0 then 1 for RX, immediately to 1 for TX */
+/*
+ * set the key to 0 then 1 for RX, immediately to 1 for TX
+ *
+ * Port: mainline accepts new RX keys at any time. AF_KTLS accepts them only after it opened a
+ * KeyUpdate (Documentation/af_ktls.md): before, KTLS_RX again is EBUSY and the first keys stay.
+ * So the record sent with keys 1 does not authenticate here (EBADMSG).
+ */
 TEST_F(tls_basic, rekey_rx)
 {
 	struct ktls_keys tls12_0, tls12_1;
@@ -1999,11 +2047,12 @@ TEST_F(tls_basic, rekey_rx)
 	ASSERT_EQ(ret, 0);
 
 	ret = ktls_set_keys(b, KTLS_RX, &tls12_1);
-	EXPECT_EQ(ret, 0);
+	EXPECT_EQ(ret, -1);
+	EXPECT_EQ(errno, EBUSY);
 
 	EXPECT_EQ(send(a, test_str, send_len, 0), send_len);
-	EXPECT_EQ(recv(b, buf, send_len, 0), send_len);
-	EXPECT_EQ(memcmp(buf, test_str, send_len), 0);
+	EXPECT_EQ(recv(b, buf, send_len, 0), -1);
+	EXPECT_EQ(errno, EBADMSG);
 	close(a);
 	close(b);
 }

@@ -57,6 +57,7 @@ struct sockaddr_ktls {
 #define KTLS_TX_MAX_PAYLOAD_LEN 5  /* __u16: largest plaintext per record sent */
 #define KTLS_DTLS_MTU           16 /* __u32: largest datagram sent (DTLS only) */
 #define KTLS_RX_DECRYPT_AHEAD   17 /* int: 1 (default) opens arriving records before recv(), 0 not */
+#define KTLS_UNATTACH           18 /* no value (optlen 0): give the bound socket back */
 
 /* Control message types at SOL_KTLS. */
 #define KTLS_SET_RECORD_TYPE 1 /* sendmsg(): __u8 content type of the record sent */
