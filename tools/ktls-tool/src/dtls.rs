@@ -4,10 +4,10 @@
 
 use crate::cli::CipherArg;
 use crate::error::{Context, Error, Result};
+use af_ktls::dtls::{Role as DtlsRole, SessionSecrets};
+use af_ktls::wire::DtlsRecordLog;
+use af_ktls::KeyMaterial;
 use foreign_types::ForeignTypeRef;
-use ktls::dtls::{Role as DtlsRole, SessionSecrets};
-use ktls::wire::DtlsRecordLog;
-use ktls::KeyMaterial;
 use openssl::ssl::{
     ErrorCode, HandshakeError, MidHandshakeSslStream, Ssl, SslContext, SslContextBuilder,
     SslFiletype, SslMethod, SslOptions, SslStream, SslVerifyMode, SslVersion,
@@ -260,7 +260,7 @@ pub fn extract(stream: &SslStream<LoggedUdp>, role: DtlsRole) -> Result<(KeyMate
     let secrets = SessionSecrets::from_openssl(ssl).context("reading the DTLS session")?;
     let key_block = secrets.key_block().context("deriving the key block")?;
     let io = stream.get_ref();
-    let keys = ktls::dtls::key_material(role, &key_block, &io.sent, &io.received)
+    let keys = af_ktls::dtls::key_material(role, &key_block, &io.sent, &io.received)
         .context("DTLS key material")?;
     Ok((keys, suite))
 }

@@ -6,9 +6,9 @@
 use crate::dtls::LoggedUdp;
 use crate::error::{Error, Result};
 use crate::tls::LoggedTcp;
-use ktls::dtls::HANDOFF_EPOCH;
-use ktls::nonce::NonceRule;
-use ktls::{KeyMaterial, Version};
+use af_ktls::dtls::HANDOFF_EPOCH;
+use af_ktls::nonce::NonceRule;
+use af_ktls::{KeyMaterial, Version};
 use serde_json::{json, Value};
 
 /// How far ahead the nonce check looks: more records than any run sends (2^48 is also the DTLS

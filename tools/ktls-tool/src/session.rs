@@ -10,9 +10,9 @@ use crate::handoff::Evidence;
 use crate::pattern::{hex, Pattern, Role, PERIOD};
 use crate::tls::{self, LoggedTcp};
 use crate::transfer::{self, frame, Plan, MIN_WINDOW};
-use ktls::dtls::Role as DtlsRole;
-use ktls::nonce::Target;
-use ktls::{AfKtlsSocket, KeyMaterial};
+use af_ktls::dtls::Role as DtlsRole;
+use af_ktls::nonce::Target;
+use af_ktls::{AfKtlsSocket, KeyMaterial};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
@@ -280,7 +280,7 @@ fn tls_session(
             let keys = &handoff.keys;
             let start = (keys.tx.rec_seq(), keys.rx.rec_seq());
             let channel: Box<dyn Channel> = if backend == Backend::Ulp {
-                ktls::ulp::setup(io.tcp.as_fd(), keys).map_err(|e| handoff_error(backend, e))?;
+                af_ktls::ulp::setup(io.tcp.as_fd(), keys).map_err(|e| handoff_error(backend, e))?;
                 Box::new(UlpChannel::new(io.tcp, keys.cipher(), start))
             } else {
                 let sock = AfKtlsSocket::setup(io.tcp.as_fd(), keys)

@@ -3,9 +3,9 @@
 
 use crate::cli::{CipherArg, TlsVersionArg};
 use crate::error::{Context, Error, Result};
-use ktls::nonce::Target;
-use ktls::wire::TlsStreamLog;
-use ktls::KeyMaterial;
+use af_ktls::nonce::Target;
+use af_ktls::wire::TlsStreamLog;
+use af_ktls::KeyMaterial;
 use rustls::crypto::{ring as ring_provider, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -155,7 +155,8 @@ impl LoggedTcp {
     }
 
     /// Reads exactly one TLS record from the socket and gives it to rustls, so that rustls never
-    /// holds part of a record the kernel should get (the ktls-crate "CorkStream" idea).
+    /// holds part of a record the kernel should get (the "CorkStream" idea of the rustls
+    /// project's ktls crate).
     /// Returns false on a clean EOF before a header.
     pub fn feed_one_record(&mut self, conn: &mut Connection) -> Result<bool> {
         let mut record = [0u8; TLS_HEADER_LEN + MAX_RECORD_BODY];
@@ -281,7 +282,7 @@ pub fn extract(io: &LoggedTcp, conn: Connection, target: Target) -> Result<TlsHa
     let secrets = conn
         .dangerous_extract_secrets()
         .map_err(|e| Error::msg(format!("extracting secrets: {e}")))?;
-    let keys = ktls::from_rustls::key_material(version, &secrets, target)
+    let keys = af_ktls::from_rustls::key_material(version, &secrets, target)
         .context("converting rustls secrets")?;
     Ok(TlsHandoff {
         keys,

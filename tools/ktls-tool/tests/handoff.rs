@@ -1,7 +1,7 @@
 //! The handoff, end to end on the host, without a kernel: real handshakes between real libraries
 //! (rustls ↔ rustls for TLS, OpenSSL ↔ OpenSSL for DTLS) over loopback, then one side hands off
 //! while the other keeps its library. A software record layer that follows the kernel's contract
-//! (`soft` below) uses exactly the key material `ktls` produced:
+//! (`soft` below) uses exactly the key material `af-ktls` produced:
 //! * the records it seals with the TX keys — first sequence number and explicit nonce as handed
 //!   over — must be accepted by the peer's library, and
 //! * the records the peer's library sends must open with the RX keys at the handed-over sequence.
@@ -9,9 +9,9 @@
 //! And the sequence numbers handed over must equal the number of records the library sent and
 //! received under those keys, with no explicit nonce repeated.
 
-use ktls::dtls::Role as DtlsRole;
-use ktls::nonce::{NonceRule, Target};
-use ktls::{DirectionKeys, KeyMaterial, Version};
+use af_ktls::dtls::Role as DtlsRole;
+use af_ktls::nonce::{NonceRule, Target};
+use af_ktls::{DirectionKeys, KeyMaterial, Version};
 use ktls_tool::cli::{default_cert_dir, CipherArg, TlsVersionArg};
 use ktls_tool::dtls::{self, LoggedUdp};
 use ktls_tool::handoff::Evidence;
@@ -28,7 +28,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// A record layer in software with the kernel's contract: TX starts at `rec_seq`; for 1.2 AES-GCM
 /// the caller passes each record's explicit nonce as the target's `NonceRule` gives it.
 mod soft {
-    use ktls::{Cipher, DirectionKeys, Version};
+    use af_ktls::{Cipher, DirectionKeys, Version};
     use ring::aead::{
         Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
     };
@@ -495,7 +495,7 @@ fn crypto_info_round_trip_of_real_keys() {
         .expect("extract")
         .keys;
     let info = keys.tx.to_crypto_info();
-    let parsed = ktls::CryptoInfo::from_bytes(info.as_bytes()).expect("parses");
+    let parsed = af_ktls::CryptoInfo::from_bytes(info.as_bytes()).expect("parses");
     assert_eq!(parsed.rec_seq(), keys.tx.rec_seq());
     assert_eq!(parsed.iv_field(), keys.tx.first_explicit_nonce());
     let _: &DirectionKeys = &keys.rx;

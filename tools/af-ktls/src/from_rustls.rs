@@ -11,7 +11,7 @@
 //! reported TLS 1.2 AES-256-GCM as `Aes128Gcm` (rustls#1833).
 //!
 //! The whole way, in two calls: [`handshake`] (record by record, so rustls never reads past
-//! the handshake) and [`into_af_ktls`]. `tools/ktls/examples/rustls_echo.rs` shows it.
+//! the handshake) and [`into_af_ktls`]. `tools/af-ktls/examples/rustls_echo.rs` shows it.
 
 use crate::keys::{Cipher, DirectionKeys, KeyMaterial, Version};
 use crate::nonce::{self, Target};

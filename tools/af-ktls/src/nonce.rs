@@ -17,8 +17,8 @@
 //! * AF_KTLS, DTLS 1.2: `explicit = epoch ‖ seq`; the `iv` field is not used.
 //! * mainline kTLS: `iv`, `iv + 1`, `iv + 2`, … whatever the sequence number. Handing over
 //!   `E XOR next_seq` would be wrong here: with `E` odd, `(E XOR 1) + 1 == E`, the nonce of the
-//!   library's Finished (the `ktls` crate's hazard). [`after_rustls_tls12`] starts past every
-//!   value rustls used instead.
+//!   library's Finished (the hazard of the rustls project's `ktls` crate).
+//!   [`after_rustls_tls12`] starts past every value rustls used instead.
 
 /// How a kernel derives the explicit nonce of each record it sends from the handed-over `iv` and
 /// `rec_seq`.
@@ -214,7 +214,8 @@ mod tests {
 
     #[test]
     fn the_naive_choice_collides_under_mainline() {
-        // The ktls-crate hazard: E odd, library used E (seq 0); E XOR 1 + 1 == E.
+        // The hazard of the rustls project's ktls crate: E odd, library used E (seq 0);
+        // E XOR 1 + 1 == E.
         let e = 0x1234_5678_9abc_def1;
         assert!(!NonceRule::Increment.avoids(&[e], e ^ 1, 1, 2));
         let start = after_rustls_tls12(e, 1);

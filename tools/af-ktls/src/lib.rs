@@ -5,9 +5,9 @@
 //! the kernel:
 //!
 //! ```no_run
-//! # fn demo(tcp: std::net::TcpStream, keys: ktls::KeyMaterial) -> std::io::Result<()> {
+//! # fn demo(tcp: std::net::TcpStream, keys: af_ktls::KeyMaterial) -> std::io::Result<()> {
 //! use std::os::fd::AsFd;
-//! let sock = ktls::AfKtlsSocket::setup(tcp.as_fd(), &keys)?;
+//! let sock = af_ktls::AfKtlsSocket::setup(tcp.as_fd(), &keys)?;
 //! sock.send(b"hello", 0)?;
 //! # Ok(()) }
 //! ```
