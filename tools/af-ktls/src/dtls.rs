@@ -2,7 +2,8 @@
 //! with the epoch, next sequence numbers and first explicit nonce taken from the records each
 //! side put on the wire during the handshake.
 //!
-//! Sequence-number rules (see `shared/reference/handshake-and-key-export.md`):
+//! Sequence-number rules (see "Sequence numbers, per role" in
+//! `Documentation/af_ktls.md`):
 //! * TX: the next sequence number after the highest epoch-1 record this side sent. Finished is
 //!   epoch 1 seq 0, and a retransmitted Finished takes a new number, so this is 1 or more.
 //! * RX: `rec_seq` is one past the highest epoch-1 sequence number received; the kernel's replay
