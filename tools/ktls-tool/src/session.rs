@@ -115,11 +115,6 @@ fn validate(common: &Common) -> Result<u64> {
                 "--backend ulp is mainline kernel TLS, which has no DTLS; use userspace or af_ktls",
             ));
         }
-        if common.cipher == CipherArg::Chacha20 {
-            return Err(Error::msg(
-                "DTLS 1.2 is AES-GCM only; use --cipher aes128gcm or aes256gcm",
-            ));
-        }
         if !common.peer_generic && common.window < MIN_WINDOW {
             return Err(Error::msg(format!(
                 "--window must be at least {MIN_WINDOW}"
