@@ -104,7 +104,7 @@ for f in $flavours; do
         step "module_build_$f" no_warnings make -s KERNEL_FLAVOUR="$f" AF_KTLS_TEST=1 module
     fi
     vmlog=$logs/vm-$f.log
-    # The interop matrix (about two minutes of emulated handshakes) runs on the base kernel;
+    # The interop matrix (about four minutes of emulated handshakes) runs on the base kernel;
     # the debug kernel runs everything else under lockdep, kmemleak and slub debugging.
     suite=(tests/vm/run.sh)
     if [ "$f" = debug ] || [ "${AF_KTLS_CHECK_INTEROP:-1}" = 0 ]; then suite+=(--no-interop); fi
