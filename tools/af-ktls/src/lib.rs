@@ -42,7 +42,9 @@ pub mod uapi;
 pub mod ulp;
 pub mod wire;
 
-pub use keys::{Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, Version};
+pub use keys::{
+    Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, RecordProtection, Version,
+};
 pub use records::RecordError;
 pub use socket::{af_ktls_family, AfKtlsSocket, ReceivedRecord, Transport};
 

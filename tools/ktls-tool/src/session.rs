@@ -12,14 +12,12 @@ use crate::tls::{self, LoggedTcp};
 use crate::transfer::{self, frame, Plan, MIN_WINDOW};
 use af_ktls::dtls::Role as DtlsRole;
 use af_ktls::nonce::Target;
-use af_ktls::{AfKtlsSocket, KeyMaterial};
+use af_ktls::{AfKtlsSocket, KeyMaterial, RecordProtection, Version};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-/// DTLS record overhead with AES-GCM: 13-byte header, 8-byte explicit nonce, 16-byte tag.
-const DTLS_GCM_OVERHEAD: u32 = 13 + 8 + 16;
 const DEFAULT_TLS_PAYLOAD: u64 = 16384;
 const DEFAULT_DTLS_PAYLOAD: u64 = 1200;
 
@@ -131,7 +129,9 @@ fn validate(common: &Common) -> Result<u64> {
     }
     if common.dtls {
         let framing = u64::from(!common.peer_generic);
-        let room = u64::from(common.mtu.saturating_sub(DTLS_GCM_OVERHEAD));
+        // Header, explicit nonce (AES-GCM) and tag: the record layer's overhead.
+        let overhead = RecordProtection::new(Version::Dtls12, common.cipher.cipher()).overhead();
+        let room = u64::from(common.mtu).saturating_sub(overhead as u64);
         if payload + framing > room {
             return Err(Error::msg(format!(
                 "--payload {payload} does not fit a {}-byte DTLS datagram (at most {})",
