@@ -89,7 +89,7 @@ fi
 # ktls-tool drives the interop tests in the VM (which has no cargo); the example is the
 # documented Rust program. Naming an --example makes cargo build only the named targets, so the
 # binary is named too, and the step checks that all exist.
-step ktls_tool_build bash -c 'cargo build --release --locked -q -p ktls-tool -p ktls \
+step ktls_tool_build bash -c 'cargo build --release --locked -q -p ktls-tool -p af-ktls \
         --bin ktls-tool --example tls13_loopback --example rustls_echo --example nondata_records &&
     test -x target/release/ktls-tool && test -x target/release/examples/tls13_loopback &&
     test -x target/release/examples/rustls_echo && test -x target/release/examples/nondata_records'
@@ -107,7 +107,7 @@ for f in $flavours; do
         step "module_build_$f" no_warnings make -s KERNEL_FLAVOUR="$f" AF_KTLS_TEST=1 module
     fi
     vmlog=$logs/vm-$f.log
-    # The interop matrix (about two minutes of emulated handshakes) runs on the base kernel;
+    # The interop matrix (about four minutes of emulated handshakes) runs on the base kernel;
     # the debug kernel runs everything else under lockdep, kmemleak and slub debugging.
     suite=(tests/vm/run.sh)
     if [ "$f" = debug ] || [ "${AF_KTLS_CHECK_INTEROP:-1}" = 0 ]; then suite+=(--no-interop); fi

@@ -4,7 +4,8 @@
 #
 #   tests/interop/run.sh [BACKEND]      BACKEND = userspace (default) | af_ktls | ulp
 #
-# Cases, for TLS 1.2, TLS 1.3 and DTLS 1.2, each with AES-128-GCM and AES-256-GCM:
+# Cases, for TLS 1.2, TLS 1.3 and DTLS 1.2, each with AES-128-GCM, AES-256-GCM and
+# ChaCha20-Poly1305:
 #   client-gnutls   ktls-tool client  -> gnutls-serv --echo      (our data must come back unchanged)
 #   client-openssl  ktls-tool client  -> openssl s_server        (its stdin is the server pattern,
 #                                                                 its stdout must be our pattern)
@@ -16,7 +17,9 @@
 # Prints one line per case and ends with "N passed, N failed"; exits non-zero if any failed.
 # Environment: KTLS_TOOL (binary; default target/release/ktls-tool, built if missing),
 # INTEROP_SIZE (TLS bytes each way, default 256K), INTEROP_DTLS_SIZE (default 64K),
-# INTEROP_PORT (first port, default 24430), INTEROP_KEEP=1 keeps the work directory.
+# INTEROP_PORT (first port, default 24430), INTEROP_KEEP=1 keeps the work directory,
+# INTEROP_CIPHERS (default "aes128gcm aes256gcm chacha20") and INTEROP_PROTOCOLS (default
+# "tls12 tls13 dtls12") narrow the matrix.
 set -u
 backend=${1:-userspace}
 case "$backend" in userspace|af_ktls|ulp) ;; *) echo "usage: $0 [userspace|af_ktls|ulp]" >&2; exit 2 ;; esac
@@ -112,12 +115,17 @@ openssl_args() { # PROTO CIPHER
         tls13/aes256gcm) echo "-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384" ;;
         dtls12/aes128gcm) echo "-dtls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256" ;;
         dtls12/aes256gcm) echo "-dtls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384" ;;
+        tls12/chacha20) echo "-tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305" ;;
+        tls13/chacha20) echo "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" ;;
+        dtls12/chacha20) echo "-dtls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305" ;;
     esac
 }
 gnutls_priority() { # PROTO CIPHER
     local version cipher
     case "$1" in tls12) version=+VERS-TLS1.2 ;; tls13) version=+VERS-TLS1.3 ;; dtls12) version=+VERS-DTLS1.2 ;; esac
-    case "$2" in aes128gcm) cipher=+AES-128-GCM ;; aes256gcm) cipher=+AES-256-GCM ;; esac
+    case "$2" in
+        aes128gcm) cipher=+AES-128-GCM ;; aes256gcm) cipher=+AES-256-GCM ;; chacha20) cipher=+CHACHA20-POLY1305 ;;
+    esac
     echo "NORMAL:-VERS-ALL:$version:-CIPHER-ALL:$cipher"
 }
 tool_args() { # PROTO CIPHER
@@ -194,8 +202,8 @@ for size in "$tls_size" "$dtls_size"; do
             { echo "ktls-tool pattern failed" >&2; exit 2; }
     done
 done
-for proto in tls12 tls13 dtls12; do
-    for cipher in aes128gcm aes256gcm; do
+for proto in ${INTEROP_PROTOCOLS:-tls12 tls13 dtls12}; do
+    for cipher in ${INTEROP_CIPHERS:-aes128gcm aes256gcm chacha20}; do
         for setup in client-gnutls client-openssl server-gnutls server-openssl; do
             run_case "$proto" "$cipher" "$setup"
         done

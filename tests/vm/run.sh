@@ -119,7 +119,7 @@ if [ "$kunit_only" = 0 ]; then
     run_ksft c_reliability "$repo/build/tests/c/reliability_test"
     check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
     check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
-    # rustls in userspace on one end, AF_KTLS (ktls::from_rustls) on the other, both roles.
+    # rustls in userspace on one end, AF_KTLS (af_ktls::from_rustls) on the other, both roles.
     check doc_example_rust_rustls_echo "$repo/target/release/examples/rustls_echo"
     check doc_example_rust_nondata_records "$repo/target/release/examples/nondata_records"
     # libafktls: OpenSSL and GnuTLS sessions handed over, against the other library in userspace.

@@ -2,7 +2,7 @@
 //! PCLMULQDQ code on this CPU) and ring (the crypto under rustls), each context keyed once and
 //! reused for every record: no allocation per record.
 
-use ktls::Cipher;
+use af_ktls::Cipher;
 use openssl::cipher::{Cipher as OsslCipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
 use std::fmt;

@@ -5,7 +5,7 @@ use crate::aead::Engine;
 use crate::keys::Suite;
 use crate::record::{Opener, Sealer, MAX_PLAINTEXT};
 use crate::sys;
-use ktls::{AfKtlsSocket, Direction, KeyMaterial};
+use af_ktls::{AfKtlsSocket, Direction, KeyMaterial};
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -102,11 +102,11 @@ impl Endpoint {
                 Kind::AfKtls(sock)
             }
             Backend::Ulp | Backend::UlpZc => {
-                ktls::ulp::setup(tcp.as_fd(), keys)?;
+                af_ktls::ulp::setup(tcp.as_fd(), keys)?;
                 if backend == Backend::UlpZc {
                     sys::setsockopt_int(
                         tcp.as_fd(),
-                        ktls::uapi::mainline::SOL_TLS,
+                        af_ktls::uapi::mainline::SOL_TLS,
                         TLS_TX_ZEROCOPY_RO,
                         1,
                     )?;
@@ -253,7 +253,7 @@ impl Endpoint {
             Kind::User { sealer, opener, .. } => (Some(sealer.records), Some(opener.records)),
             Kind::Ulp => {
                 let seq = |d| {
-                    ktls::ulp::crypto_info(self.tcp.as_fd(), d, self.suite.cipher)
+                    af_ktls::ulp::crypto_info(self.tcp.as_fd(), d, self.suite.cipher)
                         .ok()
                         .map(|i| i.rec_seq())
                 };

@@ -2,7 +2,7 @@
 //! throughput needs no handshake: both ends get the same key material a handshake would give
 //! them (the client's TX keys are the server's RX keys and the other way round).
 
-use ktls::{Cipher, DirectionKeys, KeyMaterial, Version};
+use af_ktls::{Cipher, DirectionKeys, KeyMaterial, Version};
 use ktls_record::protection::{CipherSuite, ProtocolVersion, RecordProtection};
 use std::fmt;
 
@@ -97,7 +97,7 @@ impl Suite {
 
 impl fmt::Display for Suite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.version, self.cipher)
+        f.write_str(&self.name())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::aead::{Aead, AeadError, Engine, NONCE_LEN, TAG_LEN};
 use crate::keys::Suite;
-use ktls::DirectionKeys;
+use af_ktls::DirectionKeys;
 use ktls_record::header::{ContentType, DtlsHeader, TlsHeader};
 use ktls_record::inner::InnerPlaintext;
 use ktls_record::nonce::{

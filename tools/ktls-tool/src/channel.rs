@@ -5,12 +5,12 @@
 use crate::dtls::LoggedUdp;
 use crate::error::{Context, Error, Result};
 use crate::tls::LoggedTcp;
-use ktls::socket::ReceivedRecord;
-use ktls::uapi::{
+use af_ktls::socket::ReceivedRecord;
+use af_ktls::uapi::{
     KTLS_RECORD_ALERT, KTLS_RECORD_APPLICATION_DATA, KTLS_RECORD_CHANGE_CIPHER_SPEC,
     KTLS_RECORD_HANDSHAKE,
 };
-use ktls::{AfKtlsSocket, Cipher, Direction};
+use af_ktls::{AfKtlsSocket, Cipher, Direction};
 use openssl::ssl::{ErrorCode, SslStream};
 use rustls::Connection;
 use std::io::{self, Read, Write};
@@ -163,7 +163,7 @@ impl Channel for RustlsChannel {
 
 struct LoggingReader<'a> {
     tcp: &'a mut TcpStream,
-    log: &'a mut ktls::wire::TlsStreamLog,
+    log: &'a mut af_ktls::wire::TlsStreamLog,
 }
 
 impl Read for LoggingReader<'_> {
@@ -207,7 +207,7 @@ impl OpensslDtlsChannel {
     }
 }
 
-fn total_records(log: &ktls::wire::DtlsRecordLog) -> u64 {
+fn total_records(log: &af_ktls::wire::DtlsRecordLog) -> u64 {
     (0..=log.highest_epoch().unwrap_or(0))
         .filter_map(|e| log.epoch(e))
         .map(|e| e.records)
@@ -332,7 +332,7 @@ fn kernel_send_result(result: io::Result<usize>, what: &str) -> Result<Option<us
 
 /// Records between the handed-over `rec_seq` and what `getsockopt` reports now (mainline reports
 /// the current value; a kernel that reports the initial one gives 0, so 0 means "unknown").
-fn records_since(start: u64, now: io::Result<ktls::CryptoInfo>) -> Option<u64> {
+fn records_since(start: u64, now: io::Result<af_ktls::CryptoInfo>) -> Option<u64> {
     let now = now.ok()?.rec_seq();
     (now > start).then(|| now - start)
 }
@@ -360,7 +360,7 @@ impl Channel for UlpChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
-        let sent = ktls::ulp::send(
+        let sent = af_ktls::ulp::send(
             self.tcp.as_fd(),
             data,
             libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
@@ -369,14 +369,14 @@ impl Channel for UlpChannel {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<Incoming> {
-        match ktls::ulp::recv_record(self.tcp.as_fd(), buf, libc::MSG_DONTWAIT) {
+        match af_ktls::ulp::recv_record(self.tcp.as_fd(), buf, libc::MSG_DONTWAIT) {
             Ok(rec) => classify_kernel_record(rec, buf),
             Err(e) => kernel_recv_error(e, "recvmsg on kernel TLS"),
         }
     }
 
     fn close(&mut self) -> Result<()> {
-        match ktls::ulp::send_close_notify(self.tcp.as_fd()) {
+        match af_ktls::ulp::send_close_notify(self.tcp.as_fd()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
             Err(e) => return Err(Error::io("sending close_notify through kernel TLS", e)),
@@ -389,11 +389,11 @@ impl Channel for UlpChannel {
         RecordCounts {
             sent: records_since(
                 self.rec_seq_at_start.0,
-                ktls::ulp::crypto_info(fd, Direction::Tx, self.cipher),
+                af_ktls::ulp::crypto_info(fd, Direction::Tx, self.cipher),
             ),
             received: records_since(
                 self.rec_seq_at_start.1,
-                ktls::ulp::crypto_info(fd, Direction::Rx, self.cipher),
+                af_ktls::ulp::crypto_info(fd, Direction::Rx, self.cipher),
             ),
         }
     }

@@ -140,6 +140,17 @@ pub enum CipherArg {
     Chacha20,
 }
 
+impl CipherArg {
+    /// The record layer's cipher.
+    pub fn cipher(self) -> af_ktls::Cipher {
+        match self {
+            CipherArg::Aes128gcm => af_ktls::Cipher::Aes128Gcm,
+            CipherArg::Aes256gcm => af_ktls::Cipher::Aes256Gcm,
+            CipherArg::Chacha20 => af_ktls::Cipher::Chacha20Poly1305,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// rustls/OpenSSL keep doing the records.

@@ -6,9 +6,9 @@
 use crate::dtls::LoggedUdp;
 use crate::error::{Error, Result};
 use crate::tls::LoggedTcp;
-use ktls::dtls::HANDOFF_EPOCH;
-use ktls::nonce::NonceRule;
-use ktls::{KeyMaterial, Version};
+use af_ktls::dtls::HANDOFF_EPOCH;
+use af_ktls::nonce::NonceRule;
+use af_ktls::{KeyMaterial, Version};
 use serde_json::{json, Value};
 
 /// How far ahead the nonce check looks: more records than any run sends (2^48 is also the DTLS
@@ -120,7 +120,7 @@ impl Evidence {
     }
 
     /// DTLS after OpenSSL, for AF_KTLS (the only kernel with DTLS): everything from the record
-    /// headers in the datagrams.
+    /// headers in the datagrams (and, for AES-GCM, the explicit nonces behind them).
     pub fn from_dtls(keys: &KeyMaterial, io: &LoggedUdp) -> Result<Self> {
         let sent = io.sent.epoch(HANDOFF_EPOCH).cloned().unwrap_or_default();
         let received = io
@@ -129,16 +129,25 @@ impl Evidence {
             .cloned()
             .unwrap_or_default();
         let rule = NonceRule::RecordNumber;
-        let iv = keys.tx.first_explicit_nonce().unwrap_or(0);
+        // AES-GCM only: a ChaCha20-Poly1305 record has no explicit nonce (its first bytes, which
+        // the wire log also collects, are ciphertext).
+        let explicit = keys.tx.first_explicit_nonce();
+        let iv = explicit.unwrap_or(0);
         let tx = DirectionEvidence {
             library_records: sent.records,
             library_last_seq: (sent.records > 0).then_some(sent.highest_sequence),
             kernel_first_seq: keys.tx.sequence(),
-            library_explicit_nonces: sent.explicit_nonces,
-            kernel_explicit_nonce: Some((
-                rule.explicit_nonce(iv, keys.tx.rec_seq(), keys.tx.rec_seq()),
-                rule,
-            )),
+            library_explicit_nonces: if explicit.is_some() {
+                sent.explicit_nonces
+            } else {
+                Vec::new()
+            },
+            kernel_explicit_nonce: explicit.map(|iv| {
+                (
+                    rule.explicit_nonce(iv, keys.tx.rec_seq(), keys.tx.rec_seq()),
+                    rule,
+                )
+            }),
             source: "wire",
         };
         let rx = DirectionEvidence {

@@ -8,7 +8,7 @@
 use crate::cli::{CipherArg, TlsVersionArg};
 use crate::error::{Context, Error, Result};
 use crate::tls;
-use ktls::AfKtlsSocket;
+use af_ktls::AfKtlsSocket;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -63,8 +63,8 @@ fn serve_connection(
     dir: &Path,
 ) -> Result<String> {
     let mut conn = tls::new_server(config)?;
-    ktls::from_rustls::handshake(&mut conn, &mut tcp).context("TLS handshake")?;
-    let sock = ktls::from_rustls::into_af_ktls(conn, &tcp).context("handing over to AF_KTLS")?;
+    af_ktls::from_rustls::handshake(&mut conn, &mut tcp).context("TLS handshake")?;
+    let sock = af_ktls::from_rustls::into_af_ktls(conn, &tcp).context("handing over to AF_KTLS")?;
     let request = read_request(&sock)?;
     let (status, file) = match parse_request(&request) {
         Ok((method, target)) => match open_target(dir, target) {

@@ -10,16 +10,14 @@ use crate::handoff::Evidence;
 use crate::pattern::{hex, Pattern, Role, PERIOD};
 use crate::tls::{self, LoggedTcp};
 use crate::transfer::{self, frame, Plan, MIN_WINDOW};
-use ktls::dtls::Role as DtlsRole;
-use ktls::nonce::Target;
-use ktls::{AfKtlsSocket, KeyMaterial};
+use af_ktls::dtls::Role as DtlsRole;
+use af_ktls::nonce::Target;
+use af_ktls::{AfKtlsSocket, KeyMaterial, RecordProtection, Version};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-/// DTLS record overhead with AES-GCM: 13-byte header, 8-byte explicit nonce, 16-byte tag.
-const DTLS_GCM_OVERHEAD: u32 = 13 + 8 + 16;
 const DEFAULT_TLS_PAYLOAD: u64 = 16384;
 const DEFAULT_DTLS_PAYLOAD: u64 = 1200;
 
@@ -115,11 +113,6 @@ fn validate(common: &Common) -> Result<u64> {
                 "--backend ulp is mainline kernel TLS, which has no DTLS; use userspace or af_ktls",
             ));
         }
-        if common.cipher == CipherArg::Chacha20 {
-            return Err(Error::msg(
-                "DTLS 1.2 is AES-GCM only; use --cipher aes128gcm or aes256gcm",
-            ));
-        }
         if !common.peer_generic && common.window < MIN_WINDOW {
             return Err(Error::msg(format!(
                 "--window must be at least {MIN_WINDOW}"
@@ -136,7 +129,9 @@ fn validate(common: &Common) -> Result<u64> {
     }
     if common.dtls {
         let framing = u64::from(!common.peer_generic);
-        let room = u64::from(common.mtu.saturating_sub(DTLS_GCM_OVERHEAD));
+        // Header, explicit nonce (AES-GCM) and tag: the record layer's overhead.
+        let overhead = RecordProtection::new(Version::Dtls12, common.cipher.cipher()).overhead();
+        let room = u64::from(common.mtu).saturating_sub(overhead as u64);
         if payload + framing > room {
             return Err(Error::msg(format!(
                 "--payload {payload} does not fit a {}-byte DTLS datagram (at most {})",
@@ -280,7 +275,7 @@ fn tls_session(
             let keys = &handoff.keys;
             let start = (keys.tx.rec_seq(), keys.rx.rec_seq());
             let channel: Box<dyn Channel> = if backend == Backend::Ulp {
-                ktls::ulp::setup(io.tcp.as_fd(), keys).map_err(|e| handoff_error(backend, e))?;
+                af_ktls::ulp::setup(io.tcp.as_fd(), keys).map_err(|e| handoff_error(backend, e))?;
                 Box::new(UlpChannel::new(io.tcp, keys.cipher(), start))
             } else {
                 let sock = AfKtlsSocket::setup(io.tcp.as_fd(), keys)

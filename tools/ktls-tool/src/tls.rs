@@ -3,9 +3,9 @@
 
 use crate::cli::{CipherArg, TlsVersionArg};
 use crate::error::{Context, Error, Result};
-use ktls::nonce::Target;
-use ktls::wire::TlsStreamLog;
-use ktls::KeyMaterial;
+use af_ktls::nonce::Target;
+use af_ktls::wire::{read_tls_record, TlsStreamLog, MAX_TLS_RECORD_LEN};
+use af_ktls::KeyMaterial;
 use rustls::crypto::{ring as ring_provider, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -14,10 +14,6 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
-
-const TLS_HEADER_LEN: usize = 5;
-/// Largest TLS record body: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3).
-const MAX_RECORD_BODY: usize = 16384 + 2048;
 
 fn suites_for(version: TlsVersionArg, cipher: CipherArg) -> &'static [CipherSuite] {
     use CipherSuite::*;
@@ -155,27 +151,16 @@ impl LoggedTcp {
     }
 
     /// Reads exactly one TLS record from the socket and gives it to rustls, so that rustls never
-    /// holds part of a record the kernel should get (the ktls-crate "CorkStream" idea).
-    /// Returns false on a clean EOF before a header.
+    /// holds part of a record the kernel should get (the "CorkStream" idea of the rustls
+    /// project's ktls crate). Returns false on a clean EOF before a header.
     pub fn feed_one_record(&mut self, conn: &mut Connection) -> Result<bool> {
-        let mut record = [0u8; TLS_HEADER_LEN + MAX_RECORD_BODY];
-        match read_exact_or_eof(&mut self.tcp, &mut record[..TLS_HEADER_LEN])? {
-            0 => return Ok(false),
-            TLS_HEADER_LEN => {}
-            _ => return Err(Error::msg("connection closed inside a TLS record header")),
-        }
-        let body_len = usize::from(u16::from_be_bytes([record[3], record[4]]));
-        if body_len > MAX_RECORD_BODY {
-            return Err(Error::msg(format!(
-                "peer sent a {body_len}-byte TLS record"
-            )));
-        }
-        let total = TLS_HEADER_LEN + body_len;
-        self.tcp
-            .read_exact(&mut record[TLS_HEADER_LEN..total])
-            .context("reading a TLS record")?;
-        self.received.observe(&record[..total]);
-        let mut rest = &record[..total];
+        let mut record = Box::new([0u8; MAX_TLS_RECORD_LEN]);
+        let Some(mut rest) =
+            read_tls_record(&mut self.tcp, &mut record).context("reading a TLS record")?
+        else {
+            return Ok(false);
+        };
+        self.received.observe(rest);
         while !rest.is_empty() {
             conn.read_tls(&mut rest)
                 .context("giving a record to rustls")?;
@@ -199,20 +184,6 @@ impl Write for LoggingWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         self.tcp.flush()
     }
-}
-
-/// Like `read_exact`, but a clean EOF before the first byte returns 0.
-fn read_exact_or_eof(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("reading from the TCP socket", e)),
-        }
-    }
-    Ok(filled)
 }
 
 /// Runs the handshake to completion, record by record, and flushes rustls's last flight.
@@ -281,7 +252,7 @@ pub fn extract(io: &LoggedTcp, conn: Connection, target: Target) -> Result<TlsHa
     let secrets = conn
         .dangerous_extract_secrets()
         .map_err(|e| Error::msg(format!("extracting secrets: {e}")))?;
-    let keys = ktls::from_rustls::key_material(version, &secrets, target)
+    let keys = af_ktls::from_rustls::key_material(version, &secrets, target)
         .context("converting rustls secrets")?;
     Ok(TlsHandoff {
         keys,

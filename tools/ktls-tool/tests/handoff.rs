@@ -1,7 +1,7 @@
 //! The handoff, end to end on the host, without a kernel: real handshakes between real libraries
 //! (rustls ↔ rustls for TLS, OpenSSL ↔ OpenSSL for DTLS) over loopback, then one side hands off
 //! while the other keeps its library. A software record layer that follows the kernel's contract
-//! (`soft` below) uses exactly the key material `ktls` produced:
+//! (`soft` below) uses exactly the key material `af-ktls` produced:
 //! * the records it seals with the TX keys — first sequence number and explicit nonce as handed
 //!   over — must be accepted by the peer's library, and
 //! * the records the peer's library sends must open with the RX keys at the handed-over sequence.
@@ -9,9 +9,10 @@
 //! And the sequence numbers handed over must equal the number of records the library sent and
 //! received under those keys, with no explicit nonce repeated.
 
-use ktls::dtls::Role as DtlsRole;
-use ktls::nonce::{NonceRule, Target};
-use ktls::{DirectionKeys, KeyMaterial, Version};
+use af_ktls::dtls::Role as DtlsRole;
+use af_ktls::nonce::{NonceRule, Target};
+use af_ktls::wire::{self, MAX_TLS_RECORD_LEN};
+use af_ktls::{DirectionKeys, KeyMaterial, Version};
 use ktls_tool::cli::{default_cert_dir, CipherArg, TlsVersionArg};
 use ktls_tool::dtls::{self, LoggedUdp};
 use ktls_tool::handoff::Evidence;
@@ -26,14 +27,23 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A record layer in software with the kernel's contract: TX starts at `rec_seq`; for 1.2 AES-GCM
-/// the caller passes each record's explicit nonce as the target's `NonceRule` gives it.
+/// the caller passes each record's explicit nonce as the target's `NonceRule` gives it. Headers,
+/// nonces, AAD and the TLS 1.3 inner content type are the kernel's own record layer
+/// (`af_ktls::record`); only the AEAD is ring's.
 mod soft {
-    use ktls::{Cipher, DirectionKeys, Version};
+    use af_ktls::record::header::{ContentType, DtlsHeader, TlsHeader};
+    use af_ktls::record::inner::InnerPlaintext;
+    use af_ktls::record::nonce::{
+        dtls12_aad, salted_nonce, tls12_aad, tls13_aad, xor_nonce, NonceScheme,
+    };
+    use af_ktls::record::protection::{GCM_EXPLICIT_NONCE_LEN, GCM_SALT_LEN};
+    use af_ktls::record::seq::DtlsRecordNumber;
+    use af_ktls::{Cipher, DirectionKeys, Version};
     use ring::aead::{
         Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
     };
 
-    const APPLICATION_DATA: u8 = 23;
+    const APPLICATION_DATA: ContentType = ContentType::ApplicationData;
 
     fn key(keys: &DirectionKeys) -> LessSafeKey {
         let algorithm = match keys.cipher() {
@@ -44,54 +54,26 @@ mod soft {
         LessSafeKey::new(UnboundKey::new(algorithm, keys.key()).expect("key length"))
     }
 
-    /// Nonce for a record: `salt ‖ explicit` with an explicit nonce, else `iv XOR seq`.
-    fn nonce(keys: &DirectionKeys, seq: u64, explicit: Option<u64>) -> Nonce {
-        let mut n = *keys.iv();
-        match explicit {
-            Some(e) => n[4..].copy_from_slice(&e.to_be_bytes()),
-            None => {
-                for (b, s) in n[4..].iter_mut().zip(seq.to_be_bytes()) {
-                    *b ^= s;
-                }
+    /// The nonce of record `rec_seq` (DTLS: the record number as one integer): `salt ‖ explicit`
+    /// with an explicit nonce, else `iv XOR rec_seq`.
+    fn nonce(
+        keys: &DirectionKeys,
+        rec_seq: u64,
+        explicit: Option<[u8; GCM_EXPLICIT_NONCE_LEN]>,
+    ) -> Nonce {
+        let iv = keys.iv();
+        let nonce = match keys.protection().nonce_scheme() {
+            NonceScheme::SaltAndExplicit => {
+                let salt: &[u8; GCM_SALT_LEN] = iv.first_chunk().expect("salt");
+                salted_nonce(salt, &explicit.expect("an explicit nonce"))
             }
-        }
-        Nonce::assume_unique_for_key(n)
+            NonceScheme::IvXorSequence => xor_nonce(iv, rec_seq),
+        };
+        Nonce::assume_unique_for_key(nonce)
     }
 
-    fn header_len(version: Version) -> usize {
-        if version == Version::Dtls12 {
-            13
-        } else {
-            5
-        }
-    }
-
-    /// AAD of TLS/DTLS 1.2: seq (DTLS: epoch ‖ seq48, i.e. rec_seq) ‖ type ‖ version ‖ length.
-    fn aad12(version: Version, rec_seq: u64, len: usize) -> Vec<u8> {
-        let mut aad = rec_seq.to_be_bytes().to_vec();
-        aad.push(APPLICATION_DATA);
-        aad.extend_from_slice(
-            &(if version == Version::Dtls12 {
-                0xfefdu16
-            } else {
-                0x0303
-            })
-            .to_be_bytes(),
-        );
-        aad.extend_from_slice(&(len as u16).to_be_bytes());
-        aad
-    }
-
-    fn header(version: Version, rec_seq: u64, body_len: usize) -> Vec<u8> {
-        let mut h = vec![APPLICATION_DATA];
-        if version == Version::Dtls12 {
-            h.extend_from_slice(&[0xfe, 0xfd]);
-            h.extend_from_slice(&rec_seq.to_be_bytes());
-        } else {
-            h.extend_from_slice(&[3, 3]);
-        }
-        h.extend_from_slice(&(body_len as u16).to_be_bytes());
-        h
+    fn record_number(rec_seq: u64) -> DtlsRecordNumber {
+        DtlsRecordNumber::from_be_bytes(rec_seq.to_be_bytes())
     }
 
     /// One application-data record with sequence number `rec_seq` and (1.2 AES-GCM) `explicit`.
@@ -101,74 +83,98 @@ mod soft {
         explicit: Option<u64>,
         plaintext: &[u8],
     ) -> Vec<u8> {
-        let version = keys.version();
-        let key = key(keys);
-        // DTLS nonces use the explicit part only, so the full rec_seq (epoch ‖ seq) is fine here.
-        let seq_for_nonce = rec_seq;
-        if version == Version::Tls13 {
-            let mut inner = plaintext.to_vec();
-            inner.push(APPLICATION_DATA);
-            let hdr = header(version, rec_seq, inner.len() + 16);
-            key.seal_in_place_append_tag(
-                nonce(keys, seq_for_nonce, None),
-                Aad::from(&hdr),
-                &mut inner,
-            )
+        let protection = keys.protection();
+        let explicit = explicit.map(u64::to_be_bytes);
+        assert_eq!(explicit.is_some(), protection.explicit_nonce_len() > 0);
+        let len = u16::try_from(plaintext.len()).expect("record size");
+        let mut body = plaintext.to_vec();
+        let (header, aad) = match keys.version() {
+            Version::Tls13 => {
+                body.push(APPLICATION_DATA.wire());
+                let header =
+                    TlsHeader::for_plaintext(protection, APPLICATION_DATA, plaintext.len())
+                        .expect("header");
+                (
+                    header.to_bytes().to_vec(),
+                    tls13_aad(header.length()).to_vec(),
+                )
+            }
+            Version::Tls12 => (
+                TlsHeader::for_plaintext(protection, APPLICATION_DATA, plaintext.len())
+                    .expect("header")
+                    .to_bytes()
+                    .to_vec(),
+                tls12_aad(rec_seq, APPLICATION_DATA, len).to_vec(),
+            ),
+            Version::Dtls12 => {
+                let number = record_number(rec_seq);
+                (
+                    DtlsHeader::for_plaintext(
+                        protection,
+                        APPLICATION_DATA,
+                        number,
+                        plaintext.len(),
+                    )
+                    .expect("header")
+                    .to_bytes()
+                    .to_vec(),
+                    dtls12_aad(number, APPLICATION_DATA, len).to_vec(),
+                )
+            }
+        };
+        key(keys)
+            .seal_in_place_append_tag(nonce(keys, rec_seq, explicit), Aad::from(aad), &mut body)
             .expect("seal");
-            [hdr, inner].concat()
-        } else {
-            let mut body = plaintext.to_vec();
-            key.seal_in_place_append_tag(
-                nonce(keys, seq_for_nonce, explicit),
-                Aad::from(aad12(version, rec_seq, plaintext.len())),
-                &mut body,
-            )
-            .expect("seal");
-            let explicit_bytes = explicit
-                .map(|e| e.to_be_bytes().to_vec())
-                .unwrap_or_default();
-            let hdr = header(version, rec_seq, explicit_bytes.len() + body.len());
-            [hdr, explicit_bytes, body].concat()
-        }
+        let explicit = explicit.map(|e| e.to_vec()).unwrap_or_default();
+        [header, explicit, body].concat()
     }
 
     /// Opens one application-data record (whole, header included) at `rec_seq`.
     pub fn open(keys: &DirectionKeys, rec_seq: u64, record: &[u8]) -> Vec<u8> {
-        let version = keys.version();
-        let key = key(keys);
-        let hlen = header_len(version);
-        assert_eq!(record[0], APPLICATION_DATA, "outer content type");
-        if version == Version::Dtls12 {
-            assert_eq!(
-                &record[3..11],
-                &rec_seq.to_be_bytes(),
-                "DTLS epoch and sequence number"
-            );
-        }
-        let (hdr, body) = record.split_at(hlen);
-        if version == Version::Tls13 {
-            let mut inner = body.to_vec();
-            let plain = key
-                .open_in_place(nonce(keys, rec_seq, None), Aad::from(hdr), &mut inner)
-                .expect("open");
-            let end = plain.iter().rposition(|&b| b != 0).expect("content type");
-            assert_eq!(plain[end], APPLICATION_DATA, "inner content type");
-            plain[..end].to_vec()
+        let protection = keys.protection();
+        let (content_type, payload, aad) = match keys.version() {
+            Version::Dtls12 => {
+                let (header, payload, rest) =
+                    DtlsHeader::split_record(protection, record).expect("a DTLS record");
+                assert!(rest.is_empty(), "one record per datagram");
+                assert_eq!(
+                    header.record_number(),
+                    record_number(rec_seq),
+                    "DTLS epoch and sequence number"
+                );
+                let len = protection.decrypted_len(header.length()).expect("length");
+                let aad = dtls12_aad(header.record_number(), header.content_type(), len);
+                (header.content_type(), payload, aad.to_vec())
+            }
+            Version::Tls12 | Version::Tls13 => {
+                let (header, payload, rest) =
+                    TlsHeader::split_record(protection, record).expect("a TLS record");
+                assert!(rest.is_empty(), "one record at a time");
+                let aad = if keys.version() == Version::Tls13 {
+                    tls13_aad(header.length()).to_vec()
+                } else {
+                    let len = protection.decrypted_len(header.length()).expect("length");
+                    tls12_aad(rec_seq, header.content_type(), len).to_vec()
+                };
+                (header.content_type(), payload, aad)
+            }
+        };
+        assert_eq!(content_type, APPLICATION_DATA, "outer content type");
+        let (explicit, sealed) = payload.split_at(protection.explicit_nonce_len());
+        let mut buf = sealed.to_vec();
+        let plain = key(keys)
+            .open_in_place(
+                nonce(keys, rec_seq, explicit.try_into().ok()),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .expect("open");
+        if keys.version() == Version::Tls13 {
+            let inner = InnerPlaintext::parse(plain).expect("inner content type");
+            assert_eq!(inner.content_type(), APPLICATION_DATA, "inner content type");
+            plain[..inner.content_len()].to_vec()
         } else {
-            let (explicit, sealed) = if keys.cipher() == Cipher::Chacha20Poly1305 {
-                (None, body)
-            } else {
-                let (e, rest) = body.split_at(8);
-                (
-                    Some(u64::from_be_bytes(e.try_into().expect("8 bytes"))),
-                    rest,
-                )
-            };
-            let mut buf = sealed.to_vec();
-            let aad = aad12(version, rec_seq, sealed.len() - 16);
-            key.open_in_place(nonce(keys, rec_seq, explicit), Aad::from(aad), &mut buf)
-                .expect("open")
-                .to_vec()
+            plain.to_vec()
         }
     }
 }
@@ -228,11 +234,11 @@ fn exchange_in_userspace(from: &mut TlsEnd, to: &mut TlsEnd, messages: &[&[u8]])
 
 /// Reads one whole TLS record from the socket.
 fn read_tls_record(tcp: &mut TcpStream) -> Vec<u8> {
-    let mut header = [0u8; 5];
-    tcp.read_exact(&mut header).expect("record header");
-    let mut body = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
-    tcp.read_exact(&mut body).expect("record body");
-    [header.to_vec(), body].concat()
+    let mut buf = Box::new([0u8; MAX_TLS_RECORD_LEN]);
+    wire::read_tls_record(tcp, &mut buf)
+        .expect("reading a record")
+        .expect("a record, not the end of the stream")
+        .to_vec()
 }
 
 fn check_tls_handoff(
@@ -447,10 +453,9 @@ fn check_dtls_handoff(cipher: CipherArg, kernel_side_is_client: bool, before: us
             .tx
             .first_explicit_nonce()
             .map(|iv| NonceRule::RecordNumber.explicit_nonce(iv, rec_seq, rec_seq + i));
-        assert!(
-            !library_nonces.contains(&explicit.expect("AES-GCM")),
-            "{label}: nonce reuse"
-        );
+        if let Some(explicit) = explicit {
+            assert!(!library_nonces.contains(&explicit), "{label}: nonce reuse");
+        }
         udp.send(&soft::seal(
             &keys.tx,
             keys.tx.rec_seq() + i,
@@ -476,7 +481,11 @@ fn check_dtls_handoff(cipher: CipherArg, kernel_side_is_client: bool, before: us
 
 #[test]
 fn dtls_handoff_matches_openssl_on_both_ends() {
-    for cipher in [CipherArg::Aes128gcm, CipherArg::Aes256gcm] {
+    for cipher in [
+        CipherArg::Aes128gcm,
+        CipherArg::Aes256gcm,
+        CipherArg::Chacha20,
+    ] {
         for kernel_side_is_client in [true, false] {
             for before in [0, 2] {
                 check_dtls_handoff(cipher, kernel_side_is_client, before);
@@ -495,7 +504,7 @@ fn crypto_info_round_trip_of_real_keys() {
         .expect("extract")
         .keys;
     let info = keys.tx.to_crypto_info();
-    let parsed = ktls::CryptoInfo::from_bytes(info.as_bytes()).expect("parses");
+    let parsed = af_ktls::CryptoInfo::from_bytes(info.as_bytes()).expect("parses");
     assert_eq!(parsed.rec_seq(), keys.tx.rec_seq());
     assert_eq!(parsed.iv_field(), keys.tx.first_explicit_nonce());
     let _: &DirectionKeys = &keys.rx;

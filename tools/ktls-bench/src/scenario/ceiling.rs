@@ -18,7 +18,7 @@ use crate::measure::Gate;
 use crate::measure::{interleaved, two_sides, CpuClock, Measurement, Side, Sink};
 use crate::pattern::{Check, Pattern, Verifier};
 use crate::sys;
-use ktls::Cipher;
+use af_ktls::Cipher;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::time::Instant;

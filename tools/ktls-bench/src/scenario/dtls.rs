@@ -20,7 +20,7 @@ use crate::measure::{interleaved, two_sides, CpuClock, Measurement, Side, Sink};
 use crate::pattern::{Pattern, Verifier};
 use crate::record::{Datagram, Opener, Sealer};
 use crate::sys;
-use ktls::AfKtlsSocket;
+use af_ktls::AfKtlsSocket;
 use std::io;
 use std::net::UdpSocket;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -102,7 +102,7 @@ impl End {
         backend: Backend,
         suite: Suite,
         udp: UdpSocket,
-        keys: &ktls::KeyMaterial,
+        keys: &af_ktls::KeyMaterial,
     ) -> io::Result<Self> {
         sys::setsockopt_int(udp.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF)?;
         let timeout = Duration::from_millis(RECV_TIMEOUT_MS);

@@ -20,7 +20,7 @@ use crate::keys::Suite;
 use crate::measure::{interleaved, CpuClock, Measurement, Sink};
 use crate::record::{Opener, Sealer};
 use crate::sys;
-use ktls::{AfKtlsSocket, Direction, KeyMaterial, Transport};
+use af_ktls::{AfKtlsSocket, Direction, KeyMaterial, Transport};
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
@@ -78,11 +78,11 @@ fn key(
             Keyed::AfKtls(sock)
         }
         Backend::Ulp => {
-            ktls::ulp::attach(tcp.as_fd())?;
+            af_ktls::ulp::attach(tcp.as_fd())?;
             lap(1);
-            ktls::ulp::set_keys(tcp.as_fd(), Direction::Tx, &keys.tx)?;
+            af_ktls::ulp::set_keys(tcp.as_fd(), Direction::Tx, &keys.tx)?;
             lap(2);
-            ktls::ulp::set_keys(tcp.as_fd(), Direction::Rx, &keys.rx)?;
+            af_ktls::ulp::set_keys(tcp.as_fd(), Direction::Rx, &keys.rx)?;
             lap(3);
             Keyed::Ulp
         }
@@ -116,7 +116,7 @@ fn check(
             sys::recv(peer.as_fd(), &mut buf, 0)?
         }
         Keyed::Ulp => {
-            ktls::ulp::setup(server.as_fd(), &sk)?;
+            af_ktls::ulp::setup(server.as_fd(), &sk)?;
             sys::send_all(client.as_fd(), msg, 0)?;
             sys::recv(server.as_fd(), &mut buf, 0)?
         }
@@ -143,7 +143,7 @@ fn measure(backend: Backend, rep: u32, conns: usize) -> io::Result<Vec<Measureme
     }
     // Read once, as an application would (the crate's `AfKtlsSocket::new` reads it from sysfs
     // every time).
-    let family = ktls::socket::af_ktls_family();
+    let family = af_ktls::socket::af_ktls_family();
     // One untimed set-up first: one-time costs (OpenSSL loading its providers and
     // configuration, the first instance of a crypto transform) are not per connection.
     let (warm_c, _warm_s) = sys::tcp_pair()?;

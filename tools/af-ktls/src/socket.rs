@@ -150,7 +150,7 @@ impl AfKtlsSocket {
             self.fd.as_fd(),
             uapi::SOL_KTLS,
             option_name(direction),
-            &mut buf[..cipher.crypto_info_len()],
+            &mut buf[..cipher.uapi_crypto_info_len()],
         )?;
         CryptoInfo::from_bytes(&buf[..len]).map_err(io::Error::from)
     }
@@ -260,8 +260,8 @@ pub fn sockaddr(
 ) -> uapi::sockaddr_ktls {
     uapi::sockaddr_ktls {
         sa_family: family,
-        sa_cipher: cipher.number(),
-        sa_version: version.wire(),
+        sa_cipher: cipher.uapi(),
+        sa_version: version.uapi(),
         sa_reserved: 0,
         sa_socket: connected,
     }

@@ -5,48 +5,89 @@
 //! every chunk of the TCP stream, per direction, to one of these logs and reads the numbers back
 //! at handoff time.
 
+use ktls_record::header::KTLS_RECORD_CHANGE_CIPHER_SPEC;
+use ktls_record::protection::{
+    DTLS_HEADER_LEN, GCM_EXPLICIT_NONCE_LEN as EXPLICIT_NONCE_LEN, MAX_CIPHERTEXT_LEN_TLS12,
+    TLS_HEADER_LEN,
+};
+use ktls_record::seq::DtlsRecordNumber;
 use std::collections::BTreeMap;
+use std::io::{self, Read};
 
-/// TLS content type of a ChangeCipherSpec record: after it, a TLS 1.2 sender's records are
-/// protected by the new keys, starting at sequence number 0.
-const CHANGE_CIPHER_SPEC: u8 = 20;
-const TLS_HEADER_LEN: usize = 5;
-const DTLS_HEADER_LEN: usize = 13;
-const EXPLICIT_NONCE_LEN: usize = 8;
+/// The longest TLS record a stream can carry: header and TLS 1.2's largest length field, the
+/// largest of every version's (the record layer's `MAX_CIPHERTEXT_LEN_TLS12`).
+pub const MAX_TLS_RECORD_LEN: usize = TLS_HEADER_LEN + MAX_CIPHERTEXT_LEN_TLS12;
+
+/// Reads exactly one TLS record, header and body, from a stream into `buf` and returns it; `None`
+/// at a clean end of the stream before the record.
+///
+/// A TLS library given records this way never holds part of the records that follow the
+/// handshake, which belong to the kernel after the handoff. Fails with `UnexpectedEof` for a
+/// stream that ends inside a record, and `InvalidData` for a length over TLS's limit.
+pub fn read_tls_record<'a>(
+    reader: &mut impl Read,
+    buf: &'a mut [u8; MAX_TLS_RECORD_LEN],
+) -> io::Result<Option<&'a [u8]>> {
+    let (header, body) = buf.split_at_mut(TLS_HEADER_LEN);
+    let mut filled = 0;
+    while filled < TLS_HEADER_LEN {
+        match reader.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the stream ended inside a TLS record header",
+                ))
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Plaintext handshake records go through here too, so the header is split, not checked
+    // against a protection as `ktls_record::header::TlsHeader::parse` checks protected ones.
+    let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    let body = body.get_mut(..len).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a {len}-byte TLS record, longer than TLS allows"),
+        )
+    })?;
+    reader.read_exact(body)?;
+    Ok(buf.get(..TLS_HEADER_LEN + len))
+}
 
 /// What one DTLS record header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DtlsRecordHeader {
     pub content_type: u8,
     pub version: u16,
-    pub epoch: u16,
-    /// 48-bit sequence number.
-    pub sequence: u64,
+    /// Epoch and 48-bit sequence number.
+    pub record_number: DtlsRecordNumber,
     pub length: u16,
 }
 
 /// Splits a datagram into DTLS records (a datagram may carry several). Stops at the first
 /// truncated record; what came before it is still returned.
+///
+/// Plaintext records (epoch 0) are split too, so the fields are taken as they stand, not checked
+/// against a protection as `ktls_record::header::DtlsHeader::parse` checks protected ones.
 pub fn dtls_records(datagram: &[u8]) -> Vec<(DtlsRecordHeader, &[u8])> {
     let mut out = Vec::new();
     let mut rest = datagram;
-    while rest.len() >= DTLS_HEADER_LEN {
-        let sequence = rest[5..11]
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    while let Some((&header, after)) = rest.split_first_chunk::<DTLS_HEADER_LEN>() {
+        let [content_type, v0, v1, record_number @ .., l0, l1] = header;
         let header = DtlsRecordHeader {
-            content_type: rest[0],
-            version: u16::from_be_bytes([rest[1], rest[2]]),
-            epoch: u16::from_be_bytes([rest[3], rest[4]]),
-            sequence,
-            length: u16::from_be_bytes([rest[11], rest[12]]),
+            content_type,
+            version: u16::from_be_bytes([v0, v1]),
+            record_number: DtlsRecordNumber::from_be_bytes(record_number),
+            length: u16::from_be_bytes([l0, l1]),
         };
-        let end = DTLS_HEADER_LEN + usize::from(header.length);
-        let Some(fragment) = rest.get(DTLS_HEADER_LEN..end) else {
+        let Some((fragment, next)) = after.split_at_checked(usize::from(header.length)) else {
             break;
         };
         out.push((header, fragment));
-        rest = &rest[end..];
+        rest = next;
     }
     out
 }
@@ -63,7 +104,8 @@ pub struct EpochLog {
     pub records: u64,
     pub highest_sequence: u64,
     /// The explicit nonce (first 8 fragment bytes) of each protected record, in wire order.
-    /// Epoch 0 records are unprotected and have none.
+    /// Epoch 0 records are unprotected and have none. Only AES-GCM records carry one: with
+    /// ChaCha20-Poly1305 these are ciphertext bytes, and the caller ignores them.
     pub explicit_nonces: Vec<u64>,
     /// Content types in wire order (handy in `--verbose` output).
     pub content_types: Vec<u8>,
@@ -72,11 +114,12 @@ pub struct EpochLog {
 impl DtlsRecordLog {
     pub fn observe_datagram(&mut self, datagram: &[u8]) {
         for (header, fragment) in dtls_records(datagram) {
-            let log = self.epochs.entry(header.epoch).or_default();
+            let epoch = header.record_number.epoch();
+            let log = self.epochs.entry(epoch).or_default();
             log.records += 1;
-            log.highest_sequence = log.highest_sequence.max(header.sequence);
+            log.highest_sequence = log.highest_sequence.max(header.record_number.sequence());
             log.content_types.push(header.content_type);
-            if header.epoch > 0 {
+            if epoch > 0 {
                 if let Some(explicit) = fragment.get(..EXPLICIT_NONCE_LEN) {
                     let mut bytes = [0u8; EXPLICIT_NONCE_LEN];
                     bytes.copy_from_slice(explicit);
@@ -162,7 +205,7 @@ impl TlsStreamLog {
             let length = usize::from(u16::from_be_bytes([self.partial[3], self.partial[4]]));
             self.partial.clear();
             self.records += 1;
-            if content_type == CHANGE_CIPHER_SPEC {
+            if content_type == KTLS_RECORD_CHANGE_CIPHER_SPEC {
                 self.change_cipher_spec_seen = true;
                 self.records_after_ccs = 0;
                 self.explicit_nonces_after_ccs.clear();
@@ -234,6 +277,40 @@ mod tests {
         r.extend_from_slice(&(body.len() as u16).to_be_bytes());
         r.extend_from_slice(body);
         r
+    }
+
+    #[test]
+    fn reads_one_tls_record_at_a_time() {
+        let mut stream = tls_record(22, b"server hello");
+        stream.extend(tls_record(23, &[7; 40]));
+        let mut reader = &stream[..];
+        let mut buf = Box::new([0u8; MAX_TLS_RECORD_LEN]);
+        let first = read_tls_record(&mut reader, &mut buf)
+            .expect("reads")
+            .map(<[u8]>::to_vec);
+        assert_eq!(first.as_deref(), Some(&stream[..17]));
+        let second = read_tls_record(&mut reader, &mut buf)
+            .expect("reads")
+            .map(<[u8]>::to_vec);
+        assert_eq!(second.as_deref(), Some(&stream[17..]));
+        assert_eq!(
+            read_tls_record(&mut reader, &mut buf).expect("clean end"),
+            None
+        );
+
+        let inside_header = read_tls_record(&mut &stream[..3], &mut buf).expect_err("cut");
+        assert_eq!(inside_header.kind(), std::io::ErrorKind::UnexpectedEof);
+        let inside_body = read_tls_record(&mut &stream[..10], &mut buf).expect_err("cut");
+        assert_eq!(inside_body.kind(), std::io::ErrorKind::UnexpectedEof);
+        // 2^14 + 2048 is the longest length field; one more is refused before it is read.
+        let mut long = vec![23, 3, 3];
+        long.extend_from_slice(&(16384u16 + 2049).to_be_bytes());
+        let too_long = read_tls_record(&mut &long[..], &mut buf).expect_err("too long");
+        assert_eq!(too_long.kind(), std::io::ErrorKind::InvalidData);
+        long[3..5].copy_from_slice(&(16384u16 + 2048).to_be_bytes());
+        long.resize(5 + 16384 + 2048, 0);
+        let longest = read_tls_record(&mut &long[..], &mut buf).expect("longest record");
+        assert_eq!(longest.map(<[u8]>::len), Some(long.len()));
     }
 
     #[test]

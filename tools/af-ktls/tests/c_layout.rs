@@ -1,8 +1,8 @@
 //! Compiles a tiny C program against `include/uapi/linux/ktls.h` with the system C compiler and
-//! compares every constant, size and offset it prints with the Rust mirror in `ktls::uapi`.
+//! compares every constant, size and offset it prints with the Rust mirror in `af_ktls::uapi`.
 //! This is what keeps the two from drifting apart when the header changes.
 
-use ktls::uapi::*;
+use af_ktls::uapi::*;
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::path::PathBuf;

@@ -3,99 +3,30 @@
 use crate::uapi::{self, ktls_crypto_info};
 use crate::Error;
 use core::fmt;
+use ktls_record::nonce::NonceScheme;
+use ktls_record::protection::{GCM_EXPLICIT_NONCE_LEN, GCM_SALT_LEN};
+use ktls_record::seq::DtlsRecordNumber;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Protocol version, as bound (`sa_version`) and as written into the crypto info.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Version {
-    Tls12,
-    Tls13,
-    Dtls12,
-}
+/// The protocol version, as bound (`sa_version`) and as written into the crypto info: the record
+/// layer's [`ProtocolVersion`](ktls_record::protection::ProtocolVersion), the very type the kernel
+/// module uses (`KTLS_VERSION_*` through `uapi()`/`from_uapi()`).
+pub use ktls_record::protection::ProtocolVersion as Version;
 
-impl Version {
-    /// The wire value, which is also the UAPI value (`KTLS_VERSION_*`).
-    pub const fn wire(self) -> u16 {
-        match self {
-            Version::Tls12 => uapi::KTLS_VERSION_TLS_1_2,
-            Version::Tls13 => uapi::KTLS_VERSION_TLS_1_3,
-            Version::Dtls12 => uapi::KTLS_VERSION_DTLS_1_2,
-        }
-    }
+/// The AEAD cipher: the record layer's [`CipherSuite`](ktls_record::protection::CipherSuite)
+/// (`KTLS_CIPHER_*` through `uapi()`/`from_uapi()`, key length, crypto info size).
+pub use ktls_record::protection::CipherSuite as Cipher;
 
-    pub const fn is_datagram(self) -> bool {
-        matches!(self, Version::Dtls12)
-    }
+/// A version with a cipher: overhead, explicit nonce and length limits of the records.
+pub use ktls_record::protection::RecordProtection;
 
-    /// TLS 1.2 and DTLS 1.2 AES-GCM carry an 8-byte explicit nonce in every record.
-    pub const fn has_explicit_nonce(self, cipher: Cipher) -> bool {
-        !matches!(self, Version::Tls13) && !matches!(cipher, Cipher::Chacha20Poly1305)
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Version::Tls12 => "TLS1.2",
-            Version::Tls13 => "TLS1.3",
-            Version::Dtls12 => "DTLS1.2",
-        })
-    }
-}
-
-/// AEAD cipher, numbered as in mainline kernel TLS (`KTLS_CIPHER_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Cipher {
-    Aes128Gcm,
-    Aes256Gcm,
-    Chacha20Poly1305,
-}
-
-impl Cipher {
-    pub const fn number(self) -> u16 {
-        match self {
-            Cipher::Aes128Gcm => uapi::KTLS_CIPHER_AES_GCM_128,
-            Cipher::Aes256Gcm => uapi::KTLS_CIPHER_AES_GCM_256,
-            Cipher::Chacha20Poly1305 => uapi::KTLS_CIPHER_CHACHA20_POLY1305,
-        }
-    }
-
-    pub const fn key_len(self) -> usize {
-        match self {
-            Cipher::Aes128Gcm => uapi::KTLS_AES_GCM_128_KEY_SIZE,
-            Cipher::Aes256Gcm => uapi::KTLS_AES_GCM_256_KEY_SIZE,
-            Cipher::Chacha20Poly1305 => uapi::KTLS_CHACHA20_POLY1305_KEY_SIZE,
-        }
-    }
-
-    /// Size of the cipher's `struct ktls_crypto_info_*` (the exact `optlen` the kernel wants).
-    pub const fn crypto_info_len(self) -> usize {
-        match self {
-            Cipher::Aes128Gcm => core::mem::size_of::<uapi::ktls_crypto_info_aes_gcm_128>(),
-            Cipher::Aes256Gcm => core::mem::size_of::<uapi::ktls_crypto_info_aes_gcm_256>(),
-            Cipher::Chacha20Poly1305 => {
-                core::mem::size_of::<uapi::ktls_crypto_info_chacha20_poly1305>()
-            }
-        }
-    }
-
-    /// Length of the implicit (salt) part of a TLS 1.2 nonce; 0 for ChaCha20, whose whole
-    /// 12-byte IV is implicit.
-    pub const fn salt_len(self) -> usize {
-        match self {
-            Cipher::Aes128Gcm | Cipher::Aes256Gcm => uapi::KTLS_AES_GCM_128_SALT_SIZE,
-            Cipher::Chacha20Poly1305 => uapi::KTLS_CHACHA20_POLY1305_SALT_SIZE,
-        }
-    }
-}
-
-impl fmt::Display for Cipher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Cipher::Aes128Gcm => "AES-128-GCM",
-            Cipher::Aes256Gcm => "AES-256-GCM",
-            Cipher::Chacha20Poly1305 => "CHACHA20-POLY1305",
-        })
+/// The length of the `salt` field of the cipher's crypto info structure (0 for ChaCha20-Poly1305,
+/// whose whole 12-byte IV is the `iv` field).
+const fn salt_len(cipher: Cipher) -> usize {
+    match cipher {
+        Cipher::Aes128Gcm => uapi::KTLS_AES_GCM_128_SALT_SIZE,
+        Cipher::Aes256Gcm => uapi::KTLS_AES_GCM_256_SALT_SIZE,
+        Cipher::Chacha20Poly1305 => uapi::KTLS_CHACHA20_POLY1305_SALT_SIZE,
     }
 }
 
@@ -108,17 +39,6 @@ pub enum Direction {
 
 /// The largest AEAD key any supported cipher uses.
 const MAX_KEY_LEN: usize = 32;
-
-/// Builds a DTLS `rec_seq`: the 16-bit epoch followed by the 48-bit sequence number, as in the
-/// DTLS record header.
-pub fn dtls_rec_seq(epoch: u16, sequence: u64) -> Result<u64, Error> {
-    if sequence >> 48 != 0 {
-        return Err(Error::InvalidKeyMaterial(
-            "DTLS sequence number does not fit 48 bits",
-        ));
-    }
-    Ok((u64::from(epoch) << 48) | sequence)
-}
 
 /// Keys, nonce material and the next record sequence number for one direction.
 ///
@@ -141,8 +61,8 @@ pub struct DirectionKeys {
 }
 
 impl DirectionKeys {
-    /// Checks that `key` has the cipher's length and the cipher is allowed with the version
-    /// (DTLS 1.2 here means AES-GCM only: ChaCha20 DTLS is not part of the AF_KTLS ABI).
+    /// Checks that `key` has the cipher's length. Every version goes with every cipher, as in the
+    /// kernel; for DTLS, `rec_seq` is the record number ([`DtlsRecordNumber::as_u64`]).
     pub fn new(
         version: Version,
         cipher: Cipher,
@@ -154,9 +74,6 @@ impl DirectionKeys {
             return Err(Error::InvalidKeyMaterial(
                 "key length does not match the cipher",
             ));
-        }
-        if version == Version::Dtls12 && cipher == Cipher::Chacha20Poly1305 {
-            return Err(Error::Unsupported("DTLS 1.2 with ChaCha20-Poly1305"));
         }
         let mut stored_key = [0u8; MAX_KEY_LEN];
         stored_key[..key.len()].copy_from_slice(key);
@@ -177,6 +94,11 @@ impl DirectionKeys {
         self.cipher
     }
 
+    /// The version and cipher together, for the record layer's overhead and nonce rules.
+    pub fn protection(&self) -> RecordProtection {
+        RecordProtection::new(self.version, self.cipher)
+    }
+
     pub fn key(&self) -> &[u8] {
         &self.key[..self.cipher.key_len()]
     }
@@ -188,17 +110,18 @@ impl DirectionKeys {
 
     /// The `salt` field of the AES-GCM structures (empty for ChaCha20).
     pub fn salt(&self) -> &[u8] {
-        &self.iv[..self.cipher.salt_len()]
+        &self.iv[..salt_len(self.cipher)]
     }
 
     /// TLS/DTLS 1.2 AES-GCM: the first explicit nonce the kernel will send, as a number.
     pub fn first_explicit_nonce(&self) -> Option<u64> {
-        if self.version.has_explicit_nonce(self.cipher) {
-            let mut explicit = [0u8; 8];
-            explicit.copy_from_slice(&self.iv[4..12]);
-            Some(u64::from_be_bytes(explicit))
-        } else {
-            None
+        match self.protection().nonce_scheme() {
+            NonceScheme::SaltAndExplicit => {
+                let (_, explicit) = self.iv.split_first_chunk::<GCM_SALT_LEN>()?;
+                let explicit: [u8; GCM_EXPLICIT_NONCE_LEN] = explicit.try_into().ok()?;
+                Some(u64::from_be_bytes(explicit))
+            }
+            NonceScheme::IvXorSequence => None,
         }
     }
 
@@ -207,16 +130,20 @@ impl DirectionKeys {
         self.rec_seq
     }
 
+    /// DTLS: `rec_seq` as the record number (epoch and 48-bit sequence number).
+    pub fn record_number(&self) -> DtlsRecordNumber {
+        DtlsRecordNumber::from_be_bytes(self.rec_seq.to_be_bytes())
+    }
+
     /// DTLS: the epoch part of `rec_seq`.
     pub fn epoch(&self) -> u16 {
-        // The shift leaves 16 bits, so the conversion cannot truncate.
-        (self.rec_seq >> 48) as u16
+        self.record_number().epoch()
     }
 
     /// DTLS: the 48-bit sequence part; TLS: the whole 64-bit sequence number.
     pub fn sequence(&self) -> u64 {
         if self.version.is_datagram() {
-            self.rec_seq & ((1 << 48) - 1)
+            self.record_number().sequence()
         } else {
             self.rec_seq
         }
@@ -226,8 +153,8 @@ impl DirectionKeys {
     /// `SOL_TLS`, whose structures have the same layout).
     pub fn to_crypto_info(&self) -> CryptoInfo {
         let info = ktls_crypto_info {
-            version: self.version.wire(),
-            cipher_type: self.cipher.number(),
+            version: self.version.uapi(),
+            cipher_type: self.cipher.uapi(),
         };
         let rec_seq = self.rec_seq.to_be_bytes();
         match self.cipher {
@@ -342,12 +269,15 @@ impl CryptoInfo {
             version: u16::from_ne_bytes([bytes[0], bytes[1]]),
             cipher_type,
         };
-        let wrong_len = Error::InvalidKeyMaterial("crypto info length does not match its cipher");
-        match cipher_type {
-            uapi::KTLS_CIPHER_AES_GCM_128 => {
-                if bytes.len() != 40 {
-                    return Err(wrong_len);
-                }
+        let cipher = Cipher::from_uapi(cipher_type)
+            .map_err(|_| Error::Unsupported("unknown cipher_type in crypto info"))?;
+        if bytes.len() != cipher.uapi_crypto_info_len() {
+            return Err(Error::InvalidKeyMaterial(
+                "crypto info length does not match its cipher",
+            ));
+        }
+        match cipher {
+            Cipher::Aes128Gcm => {
                 let mut c = uapi::ktls_crypto_info_aes_gcm_128 {
                     info,
                     ..Default::default()
@@ -358,10 +288,7 @@ impl CryptoInfo {
                 c.rec_seq.copy_from_slice(&bytes[32..40]);
                 Ok(CryptoInfo::AesGcm128(c))
             }
-            uapi::KTLS_CIPHER_AES_GCM_256 => {
-                if bytes.len() != 56 {
-                    return Err(wrong_len);
-                }
+            Cipher::Aes256Gcm => {
                 let mut c = uapi::ktls_crypto_info_aes_gcm_256 {
                     info,
                     ..Default::default()
@@ -372,10 +299,7 @@ impl CryptoInfo {
                 c.rec_seq.copy_from_slice(&bytes[48..56]);
                 Ok(CryptoInfo::AesGcm256(c))
             }
-            uapi::KTLS_CIPHER_CHACHA20_POLY1305 => {
-                if bytes.len() != 56 {
-                    return Err(wrong_len);
-                }
+            Cipher::Chacha20Poly1305 => {
                 let mut c = uapi::ktls_crypto_info_chacha20_poly1305 {
                     info,
                     ..Default::default()
@@ -385,7 +309,6 @@ impl CryptoInfo {
                 c.rec_seq.copy_from_slice(&bytes[48..56]);
                 Ok(CryptoInfo::Chacha20Poly1305(c))
             }
-            _ => Err(Error::Unsupported("unknown cipher_type in crypto info")),
         }
     }
 
@@ -505,6 +428,7 @@ mod tests {
         assert!(
             DirectionKeys::new(Version::Tls12, Cipher::Aes128Gcm, &[0; 32], [0; 12], 0).is_err()
         );
+        // Every version goes with every cipher, as in the kernel (DTLS 1.2 ChaCha20 included).
         assert!(DirectionKeys::new(
             Version::Dtls12,
             Cipher::Chacha20Poly1305,
@@ -512,9 +436,7 @@ mod tests {
             [0; 12],
             0
         )
-        .is_err());
-        assert!(dtls_rec_seq(1, 1 << 48).is_err());
-        assert_eq!(dtls_rec_seq(1, 7).expect("fits"), 0x0001_0000_0000_0007);
+        .is_ok());
         assert!(CryptoInfo::from_bytes(&[0; 3]).is_err());
         let mut short = keys(Version::Tls12, Cipher::Aes128Gcm)
             .to_crypto_info()
@@ -534,6 +456,10 @@ mod tests {
             keys(Version::Tls13, Cipher::Aes128Gcm).first_explicit_nonce(),
             None
         );
+        let chacha = keys(Version::Dtls12, Cipher::Chacha20Poly1305);
+        assert_eq!(chacha.first_explicit_nonce(), None);
+        assert_eq!((chacha.epoch(), chacha.sequence()), (1, 5));
+        assert_eq!(chacha.salt(), &[] as &[u8]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! AF_KTLS client's `Read` skips) and TLS 1.2, with the kernel on either side.
 //!
 //! ```sh
-//! cargo build --release -p ktls --example rustls_echo
+//! cargo build --release -p af-ktls --example rustls_echo
 //! insmod af_ktls.ko && target/release/examples/rustls_echo
 //! ```
 //! `make check` builds and runs it in the test VM.
@@ -64,7 +64,7 @@ fn client_config(version: &'static SupportedProtocolVersion) -> Result<Arc<Clien
 
 /// One end after its handshake: data through AF_KTLS, or through rustls in userspace.
 enum End {
-    Kernel(ktls::AfKtlsSocket),
+    Kernel(af_ktls::AfKtlsSocket),
     Rustls(Box<Connection>, TcpStream),
 }
 
@@ -73,7 +73,7 @@ impl End {
         Ok(if kernel {
             // The handoff: keys and sequence numbers to the kernel; plain reads and writes from
             // now on, and the TCP socket stays open under the AF_KTLS socket.
-            End::Kernel(ktls::from_rustls::into_af_ktls(conn, &tcp)?)
+            End::Kernel(af_ktls::from_rustls::into_af_ktls(conn, &tcp)?)
         } else {
             End::Rustls(Box::new(conn), tcp)
         })
@@ -95,7 +95,7 @@ impl End {
     /// Application data; 0 once the peer sent close_notify.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         match self {
-            // Session tickets are skipped, close_notify reads as 0 (ktls::records).
+            // Session tickets are skipped, close_notify reads as 0 (af_ktls::records).
             End::Kernel(sock) => Ok((&*sock).read(buf)?),
             End::Rustls(conn, tcp) => loop {
                 match conn.reader().read(buf) {
@@ -160,14 +160,14 @@ fn connection(version: &'static SupportedProtocolVersion, kernel: Side) -> Resul
     let server = thread::spawn(move || -> Result<Vec<u8>> {
         let (mut tcp, _) = listener.accept()?;
         let mut conn = Connection::Server(ServerConnection::new(server_config)?);
-        ktls::from_rustls::handshake(&mut conn, &mut tcp)?;
+        af_ktls::from_rustls::handshake(&mut conn, &mut tcp)?;
         run_end(End::new(conn, tcp, kernel == Side::Server)?, &[])
     });
 
     let mut tcp = TcpStream::connect(addr)?;
     let name = ServerName::try_from("localhost")?;
     let mut conn = Connection::Client(ClientConnection::new(client_config(version)?, name)?);
-    ktls::from_rustls::handshake(&mut conn, &mut tcp)?;
+    af_ktls::from_rustls::handshake(&mut conn, &mut tcp)?;
     let suite = conn
         .negotiated_cipher_suite()
         .map(|s| format!("{:?}", s.suite()))

@@ -11,26 +11,24 @@
 //! reported TLS 1.2 AES-256-GCM as `Aes128Gcm` (rustls#1833).
 //!
 //! The whole way, in two calls: [`handshake`] (record by record, so rustls never reads past
-//! the handshake) and [`into_af_ktls`]. `tools/ktls/examples/rustls_echo.rs` shows it.
+//! the handshake) and [`into_af_ktls`]. `tools/af-ktls/examples/rustls_echo.rs` shows it.
 
-use crate::keys::{Cipher, DirectionKeys, KeyMaterial, Version};
+use crate::keys::{Cipher, DirectionKeys, KeyMaterial, RecordProtection, Version};
 use crate::nonce::{self, Target};
 use crate::socket::AfKtlsSocket;
 use crate::Error;
 use rustls::{Connection, ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
-use std::io::{self, Read};
+use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 
-const TLS_HEADER_LEN: usize = 5;
-/// Largest TLS record body: 2^14 plaintext + 2048 expansion (RFC 5246 section 6.2.3).
-const MAX_RECORD_BODY: usize = 16384 + 2048;
+use crate::wire::{read_tls_record, MAX_TLS_RECORD_LEN};
 
 /// Runs `conn`'s handshake over `tcp` to completion and sends its last flight. rustls is given
 /// one whole record at a time, so it never holds bytes that follow the handshake (a session
 /// ticket, the first data): after the handoff those belong to the kernel.
 pub fn handshake(conn: &mut Connection, tcp: &mut TcpStream) -> io::Result<()> {
-    let mut record = vec![0u8; TLS_HEADER_LEN + MAX_RECORD_BODY];
+    let mut record = Box::new([0u8; MAX_TLS_RECORD_LEN]);
     while conn.is_handshaking() {
         while conn.wants_write() {
             conn.write_tls(tcp)?;
@@ -38,17 +36,12 @@ pub fn handshake(conn: &mut Connection, tcp: &mut TcpStream) -> io::Result<()> {
         if !conn.is_handshaking() {
             break;
         }
-        tcp.read_exact(&mut record[..TLS_HEADER_LEN])?;
-        let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
-        if len > MAX_RECORD_BODY {
+        let Some(mut rest) = read_tls_record(tcp, &mut record)? else {
             return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "a TLS record longer than TLS allows",
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the connection during the handshake",
             ));
-        }
-        let whole = &mut record[..TLS_HEADER_LEN + len];
-        tcp.read_exact(&mut whole[TLS_HEADER_LEN..])?;
-        let mut rest: &[u8] = whole;
+        };
         while !rest.is_empty() {
             conn.read_tls(&mut rest)?;
         }
@@ -163,7 +156,8 @@ fn raw_direction_keys(
         .try_into()
         .map_err(|_| Error::InvalidKeyMaterial("rustls IV is not 12 bytes"))?;
     // RX keeps rustls's bytes: the kernel reads each record's explicit nonce from the record.
-    if let (true, Some(target)) = (version.has_explicit_nonce(cipher), sending_to) {
+    let explicit_nonce = RecordProtection::new(version, cipher).explicit_nonce_len() != 0;
+    if let (true, Some(target)) = (explicit_nonce, sending_to) {
         let mut base = [0u8; 8];
         base.copy_from_slice(&nonce_bytes[4..]);
         let first = nonce::rustls_tls12_iv(target, u64::from_be_bytes(base), next_seq);

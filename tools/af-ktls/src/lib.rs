@@ -5,13 +5,16 @@
 //! the kernel:
 //!
 //! ```no_run
-//! # fn demo(tcp: std::net::TcpStream, keys: ktls::KeyMaterial) -> std::io::Result<()> {
+//! # fn demo(tcp: std::net::TcpStream, keys: af_ktls::KeyMaterial) -> std::io::Result<()> {
 //! use std::os::fd::AsFd;
-//! let sock = ktls::AfKtlsSocket::setup(tcp.as_fd(), &keys)?;
+//! let sock = af_ktls::AfKtlsSocket::setup(tcp.as_fd(), &keys)?;
 //! sock.send(b"hello", 0)?;
 //! # Ok(()) }
 //! ```
 //!
+//! * [`record`]: the kernel module's own record layer (the `ktls-record` crate, compiled from
+//!   `rust/record/`): [`Version`], [`Cipher`], headers, nonces, AAD, sequence numbers. This crate
+//!   takes every record rule from it and defines none of its own.
 //! * [`uapi`] mirrors `include/uapi/linux/ktls.h` (layouts checked at compile time and against the
 //!   C compiler in `tests/c_layout.rs`).
 //! * [`keys`]: [`KeyMaterial`] / [`DirectionKeys`], wiped on drop.
@@ -20,6 +23,11 @@
 //!   explicit nonces seen on the wire ([`wire`]), with [`prf`] and [`nonce`] doing the work.
 //! * [`socket`]: [`AfKtlsSocket`]; [`records`]: what `Read` does with alerts, session tickets
 //!   and other records that are not data; [`ulp`]: the same operations on mainline kernel TLS.
+
+/// The record layer, exactly as the kernel module compiles it (`rust/record/`): protocol versions
+/// and ciphers, record headers and limits, nonces and additional data, sequence numbers and the
+/// DTLS replay window.
+pub use ktls_record as record;
 
 pub mod dtls;
 #[cfg(feature = "rustls")]
@@ -34,7 +42,9 @@ pub mod uapi;
 pub mod ulp;
 pub mod wire;
 
-pub use keys::{Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, Version};
+pub use keys::{
+    Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, RecordProtection, Version,
+};
 pub use records::RecordError;
 pub use socket::{af_ktls_family, AfKtlsSocket, ReceivedRecord, Transport};
 
@@ -47,6 +57,14 @@ pub enum Error {
     InvalidKeyMaterial(&'static str),
     /// A version, cipher or situation AF_KTLS (or this crate) does not handle.
     Unsupported(&'static str),
+    /// A value the record layer refuses (e.g. a DTLS sequence number over 48 bits).
+    Record(ktls_record::RecordError),
+}
+
+impl From<ktls_record::RecordError> for Error {
+    fn from(err: ktls_record::RecordError) -> Self {
+        Error::Record(err)
+    }
 }
 
 impl fmt::Display for Error {
@@ -54,6 +72,7 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidKeyMaterial(what) => write!(f, "invalid key material: {what}"),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
+            Error::Record(err) => write!(f, "record layer: {err}"),
         }
     }
 }

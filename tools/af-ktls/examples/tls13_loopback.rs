@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The Rust twin of `Documentation/examples/tls13_loopback.c`: a TLS 1.3 AES-128-GCM connection
 //! over loopback TCP through two AF_KTLS sockets, with fixed keys standing in for the ones a TLS
-//! library exports after its handshake (`ktls::from_rustls` does that for rustls).
+//! library exports after its handshake (`af_ktls::from_rustls` does that for rustls).
 //!
 //! ```sh
-//! cargo build --release -p ktls --example tls13_loopback
+//! cargo build --release -p af-ktls --example tls13_loopback
 //! insmod af_ktls.ko && target/release/examples/tls13_loopback
 //! ```
 //! `make check` builds and runs it in the test VM.
@@ -16,13 +16,13 @@ use std::{
     os::fd::AsFd,
 };
 
-use ktls::{
+use af_ktls::{
     keys::{Cipher, DirectionKeys, KeyMaterial, Version},
     socket::AfKtlsSocket,
 };
 
 /// One direction's keys: the write key and, for TLS 1.3, the 12-byte write IV.
-fn keys(key: &[u8; 16], iv: &[u8; 12]) -> Result<DirectionKeys, ktls::Error> {
+fn keys(key: &[u8; 16], iv: &[u8; 12]) -> Result<DirectionKeys, af_ktls::Error> {
     // rec_seq 0: the next record's number, as for a client right after a TLS 1.3 handshake (a
     // server that sent session tickets starts after them: Documentation/af_ktls.md).
     DirectionKeys::new(Version::Tls13, Cipher::Aes128Gcm, key, *iv, 0)

@@ -18,13 +18,17 @@ pub const PF_KTLS: libc::c_int = AF_KTLS;
 /// `setsockopt`/`getsockopt` level of AF_KTLS sockets.
 pub const SOL_KTLS: libc::c_int = 300;
 
-pub const KTLS_VERSION_TLS_1_2: u16 = 0x0303;
-pub const KTLS_VERSION_TLS_1_3: u16 = 0x0304;
-pub const KTLS_VERSION_DTLS_1_2: u16 = 0xfefd;
-
-pub const KTLS_CIPHER_AES_GCM_128: u16 = 51;
-pub const KTLS_CIPHER_AES_GCM_256: u16 = 52;
-pub const KTLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
+// Versions, ciphers and content types are the record layer's (`rust/record/`, compiled by the
+// module and by `ktls-record`): one definition, checked against the C header by
+// `tests/c_layout.rs`.
+pub use ktls_record::header::{
+    KTLS_RECORD_ALERT, KTLS_RECORD_APPLICATION_DATA, KTLS_RECORD_CHANGE_CIPHER_SPEC,
+    KTLS_RECORD_HANDSHAKE,
+};
+pub use ktls_record::protection::{
+    KTLS_CIPHER_AES_GCM_128, KTLS_CIPHER_AES_GCM_256, KTLS_CIPHER_CHACHA20_POLY1305,
+    KTLS_VERSION_DTLS_1_2, KTLS_VERSION_TLS_1_2, KTLS_VERSION_TLS_1_3,
+};
 
 pub const KTLS_TX: libc::c_int = 1;
 pub const KTLS_RX: libc::c_int = 2;
@@ -34,11 +38,6 @@ pub const KTLS_RX_DECRYPT_AHEAD: libc::c_int = 17;
 
 pub const KTLS_SET_RECORD_TYPE: libc::c_int = 1;
 pub const KTLS_GET_RECORD_TYPE: libc::c_int = 2;
-
-pub const KTLS_RECORD_CHANGE_CIPHER_SPEC: u8 = 20;
-pub const KTLS_RECORD_ALERT: u8 = 21;
-pub const KTLS_RECORD_HANDSHAKE: u8 = 22;
-pub const KTLS_RECORD_APPLICATION_DATA: u8 = 23;
 
 pub const KTLS_AES_GCM_128_IV_SIZE: usize = 8;
 pub const KTLS_AES_GCM_128_KEY_SIZE: usize = 16;

@@ -1,24 +1,30 @@
-//! DTLS 1.2 key material: the AES-GCM key block from the session's master secret and randoms,
-//! with the epoch, next sequence numbers and first explicit nonce taken from the records each
+//! DTLS 1.2 key material: the key block from the session's master secret and randoms, with the
+//! epoch, next sequence numbers and (AES-GCM) first explicit nonce taken from the records each
 //! side put on the wire during the handshake.
 //!
-//! Sequence-number rules (see `shared/reference/handshake-and-key-export.md`):
+//! Sequence-number rules (see "Sequence numbers, per role" in
+//! `Documentation/af_ktls.md`):
 //! * TX: the next sequence number after the highest epoch-1 record this side sent. Finished is
 //!   epoch 1 seq 0, and a retransmitted Finished takes a new number, so this is 1 or more.
 //! * RX: `rec_seq` is one past the highest epoch-1 sequence number received; the kernel's replay
 //!   window starts with that record's predecessor as its right edge and accepts anything newer.
-//! * Explicit nonces: AF_KTLS sends the record number (`epoch ‖ seq`) as the explicit nonce
-//!   ([`crate::nonce::NonceRule::RecordNumber`]), so `iv` is set to the first one. GnuTLS uses the
-//!   same scheme, so its nonces and the kernel's never meet; OpenSSL 3.0 starts its counter at a
-//!   random value, so a collision is only improbable (about records²/2^64) — and checked: key
-//!   material is refused if any nonce the library sent lies in the kernel's range.
+//! * AES-GCM explicit nonces: AF_KTLS sends the record number (`epoch ‖ seq`) as the explicit
+//!   nonce (the record layer's `dtls12_explicit_nonce`), so `iv` is set to the first one. GnuTLS
+//!   uses the same scheme, so its nonces and the kernel's never meet; OpenSSL 3.0 starts its
+//!   counter at a random value, so a collision is only improbable (about records²/2^64) — and
+//!   checked: key material is refused if any nonce the library sent lies in the kernel's range.
+//! * ChaCha20-Poly1305 (RFC 7905) has no explicit nonce: the nonce is the 12-byte write IV XOR
+//!   the record number, so distinct record numbers are all it needs.
 //! * Renegotiation must be off: only epoch 1 is handed over.
 
-use crate::keys::{dtls_rec_seq, Cipher, DirectionKeys, KeyMaterial, Version};
+use crate::keys::{Cipher, DirectionKeys, KeyMaterial, RecordProtection, Version};
 use crate::nonce::NonceRule;
-use crate::prf::{PrfHash, Tls12GcmKeyBlock, Tls12KeyBlockInputs};
+use crate::prf::{PrfHash, Tls12KeyBlock, Tls12KeyBlockInputs};
 use crate::wire::DtlsRecordLog;
 use crate::Error;
+use ktls_record::nonce::{dtls12_explicit_nonce, salted_nonce, NonceScheme};
+use ktls_record::protection::{GCM_EXPLICIT_NONCE_LEN, GCM_SALT_LEN, NONCE_LEN};
+use ktls_record::seq::{DtlsRecordNumber, DTLS_MAX_SEQUENCE};
 use zeroize::Zeroizing;
 
 /// Which end of the association this is.
@@ -31,14 +37,11 @@ pub enum Role {
 /// The only epoch handed to the kernel: the one the handshake's ChangeCipherSpec started.
 pub const HANDOFF_EPOCH: u16 = 1;
 
-/// A DTLS sequence number is 48 bits: the most records one epoch can have.
-const DTLS_RECORDS_PER_EPOCH: u64 = 1 << 48;
-
 /// Builds both directions from the key block and the wire logs of this endpoint's sent and
 /// received datagrams.
 pub fn key_material(
     role: Role,
-    key_block: &Tls12GcmKeyBlock,
+    key_block: &Tls12KeyBlock,
     sent: &DtlsRecordLog,
     received: &DtlsRecordLog,
 ) -> Result<KeyMaterial, Error> {
@@ -56,42 +59,59 @@ pub fn key_material(
     let sent_epoch = sent
         .epoch(HANDOFF_EPOCH)
         .ok_or(Error::InvalidKeyMaterial("no epoch-1 record sent"))?;
-    let tx_seq = dtls_rec_seq(HANDOFF_EPOCH, sent.next_sequence(HANDOFF_EPOCH))?;
-    let rx_seq = dtls_rec_seq(HANDOFF_EPOCH, received.next_sequence(HANDOFF_EPOCH))?;
-    let kernel_records = DTLS_RECORDS_PER_EPOCH - sent.next_sequence(HANDOFF_EPOCH);
-    if !NonceRule::RecordNumber.avoids(&sent_epoch.explicit_nonces, tx_seq, tx_seq, kernel_records)
-    {
-        return Err(Error::InvalidKeyMaterial(
-            "an explicit nonce the library sent is one of the kernel's record numbers",
-        ));
-    }
+    let tx_first = DtlsRecordNumber::new(HANDOFF_EPOCH, sent.next_sequence(HANDOFF_EPOCH))?;
+    let rx_first = DtlsRecordNumber::new(HANDOFF_EPOCH, received.next_sequence(HANDOFF_EPOCH))?;
 
-    let (tx_key, tx_salt, rx_key, rx_salt) = match role {
+    let (tx_key, tx_fixed_iv, rx_key, rx_fixed_iv) = match role {
         Role::Client => (
             key_block.client_write_key(),
-            key_block.client_write_salt(),
+            key_block.client_write_iv(),
             key_block.server_write_key(),
-            key_block.server_write_salt(),
+            key_block.server_write_iv(),
         ),
         Role::Server => (
             key_block.server_write_key(),
-            key_block.server_write_salt(),
+            key_block.server_write_iv(),
             key_block.client_write_key(),
-            key_block.client_write_salt(),
+            key_block.client_write_iv(),
         ),
     };
-    let mut tx_iv = [0u8; 12];
-    tx_iv[..4].copy_from_slice(tx_salt);
-    // The first explicit nonce the kernel sends; AF_KTLS derives every DTLS one from rec_seq.
-    tx_iv[4..].copy_from_slice(&tx_seq.to_be_bytes());
-    // The kernel ignores the RX explicit nonce (it arrives in every record).
-    let mut rx_iv = [0u8; 12];
-    rx_iv[..4].copy_from_slice(rx_salt);
-
     let cipher = key_block.cipher();
+    let bad_iv = || Error::InvalidKeyMaterial("key block IV has the wrong length");
+    let (tx_iv, rx_iv): ([u8; NONCE_LEN], [u8; NONCE_LEN]) =
+        match RecordProtection::new(Version::Dtls12, cipher).nonce_scheme() {
+            NonceScheme::SaltAndExplicit => {
+                // Every record number the kernel can send in this epoch, from the first on.
+                let kernel_records = DTLS_MAX_SEQUENCE - tx_first.sequence() + 1;
+                if !NonceRule::RecordNumber.avoids(
+                    &sent_epoch.explicit_nonces,
+                    tx_first.as_u64(),
+                    tx_first.as_u64(),
+                    kernel_records,
+                ) {
+                    return Err(Error::InvalidKeyMaterial(
+                        "an explicit nonce the library sent is one of the kernel's record numbers",
+                    ));
+                }
+                let tx_salt: &[u8; GCM_SALT_LEN] = tx_fixed_iv.try_into().map_err(|_| bad_iv())?;
+                let rx_salt: &[u8; GCM_SALT_LEN] = rx_fixed_iv.try_into().map_err(|_| bad_iv())?;
+                (
+                    // The first explicit nonce the kernel sends; AF_KTLS derives every DTLS one
+                    // from the record number.
+                    salted_nonce(tx_salt, &dtls12_explicit_nonce(tx_first)),
+                    // The kernel ignores the RX explicit nonce (it arrives in every record).
+                    salted_nonce(rx_salt, &[0; GCM_EXPLICIT_NONCE_LEN]),
+                )
+            }
+            NonceScheme::IvXorSequence => (
+                tx_fixed_iv.try_into().map_err(|_| bad_iv())?,
+                rx_fixed_iv.try_into().map_err(|_| bad_iv())?,
+            ),
+        };
+
     KeyMaterial::new(
-        DirectionKeys::new(Version::Dtls12, cipher, tx_key, tx_iv, tx_seq)?,
-        DirectionKeys::new(Version::Dtls12, cipher, rx_key, rx_iv, rx_seq)?,
+        DirectionKeys::new(Version::Dtls12, cipher, tx_key, tx_iv, tx_first.as_u64())?,
+        DirectionKeys::new(Version::Dtls12, cipher, rx_key, rx_iv, rx_first.as_u64())?,
     )
 }
 
@@ -105,8 +125,8 @@ pub struct SessionSecrets {
 }
 
 impl SessionSecrets {
-    pub fn key_block(&self) -> Result<Tls12GcmKeyBlock, Error> {
-        Tls12GcmKeyBlock::derive(&Tls12KeyBlockInputs {
+    pub fn key_block(&self) -> Result<Tls12KeyBlock, Error> {
+        Tls12KeyBlock::derive(&Tls12KeyBlockInputs {
             master_secret: &self.master_secret[..],
             client_random: &self.client_random,
             server_random: &self.server_random,
@@ -127,7 +147,12 @@ impl SessionSecrets {
         let cipher = match suite.cipher_nid() {
             Some(Nid::AES_128_GCM) => Cipher::Aes128Gcm,
             Some(Nid::AES_256_GCM) => Cipher::Aes256Gcm,
-            _ => return Err(Error::Unsupported("DTLS cipher suite other than AES-GCM")),
+            Some(Nid::CHACHA20_POLY1305) => Cipher::Chacha20Poly1305,
+            _ => {
+                return Err(Error::Unsupported(
+                    "DTLS cipher suite other than AES-GCM or ChaCha20-Poly1305",
+                ))
+            }
         };
         let digest = suite
             .handshake_digest()
@@ -208,12 +233,39 @@ mod tests {
         assert_eq!(km.rx.rec_seq(), 0x0001_0000_0000_0001);
         assert_eq!(km.tx.first_explicit_nonce(), Some(0x0001_0000_0000_0002));
         assert_eq!(km.tx.key(), kb.client_write_key());
-        assert_eq!(km.tx.salt(), kb.client_write_salt());
+        assert_eq!(km.tx.salt(), kb.client_write_iv());
         assert_eq!(km.rx.key(), kb.server_write_key());
 
         let server = key_material(Role::Server, &kb, &sent, &received).expect("builds");
         assert_eq!(server.tx.key(), kb.server_write_key());
-        assert_eq!(server.rx.salt(), kb.client_write_salt());
+        assert_eq!(server.rx.salt(), kb.client_write_iv());
+    }
+
+    #[test]
+    fn chacha20_takes_the_whole_write_iv_and_has_no_explicit_nonce() {
+        let kb = SessionSecrets {
+            cipher: Cipher::Chacha20Poly1305,
+            ..secrets()
+        }
+        .key_block()
+        .expect("derives");
+        let mut sent = DtlsRecordLog::default();
+        // The first 8 bytes of a ChaCha20 record are ciphertext, not a nonce: even "nonces" in
+        // the kernel's range are no reason to refuse.
+        sent.observe_datagram(&record(22, 1, 0, 0x0001_0000_0000_0001));
+        let mut received = DtlsRecordLog::default();
+        received.observe_datagram(&record(22, 1, 0, 0));
+        received.observe_datagram(&record(23, 1, 1, 0));
+
+        let km = key_material(Role::Server, &kb, &sent, &received).expect("builds");
+        assert_eq!(km.cipher(), Cipher::Chacha20Poly1305);
+        assert_eq!(km.tx.rec_seq(), 0x0001_0000_0000_0001);
+        assert_eq!(km.rx.rec_seq(), 0x0001_0000_0000_0002);
+        assert_eq!(km.tx.first_explicit_nonce(), None);
+        assert_eq!(&km.tx.iv()[..], kb.server_write_iv());
+        assert_eq!(&km.rx.iv()[..], kb.client_write_iv());
+        assert_eq!(km.tx.key(), kb.server_write_key());
+        assert_eq!(km.rx.key(), kb.client_write_key());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn crypto_info(
         tcp,
         SOL_TLS,
         option_name(direction),
-        &mut buf[..cipher.crypto_info_len()],
+        &mut buf[..cipher.uapi_crypto_info_len()],
     )?;
     CryptoInfo::from_bytes(&buf[..len]).map_err(io::Error::from)
 }

@@ -1,8 +1,9 @@
-//! The TLS 1.2 PRF (RFC 5246 §5) and the AES-GCM key block (RFC 5246 §6.3, RFC 5288), as DTLS 1.2
-//! uses them. Needed because OpenSSL exposes the master secret but not the record keys.
+//! The TLS 1.2 PRF (RFC 5246 §5) and the key block of the AEAD suites (RFC 5246 §6.3; AES-GCM
+//! RFC 5288, ChaCha20-Poly1305 RFC 7905), as DTLS 1.2 uses them. Needed because OpenSSL exposes the master secret but not the record keys.
 
 use crate::keys::Cipher;
 use crate::Error;
+use ktls_record::protection::{GCM_SALT_LEN, NONCE_LEN};
 use ring::hmac;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -56,37 +57,42 @@ pub struct Tls12KeyBlockInputs<'a> {
     pub prf_hash: PrfHash,
 }
 
-/// The parts of an AES-GCM key block (no MAC keys: AEAD suites have `mac_key_length` 0).
+/// The implicit nonce part of the key block: `fixed_iv_length`, 4 bytes of salt for AES-GCM
+/// (RFC 5288 §3) and the whole 12-byte IV for ChaCha20-Poly1305 (RFC 7905 §2).
+const fn fixed_iv_len(cipher: Cipher) -> usize {
+    match cipher {
+        Cipher::Aes128Gcm | Cipher::Aes256Gcm => GCM_SALT_LEN,
+        Cipher::Chacha20Poly1305 => NONCE_LEN,
+    }
+}
+
+/// The parts of an AEAD suite's key block (no MAC keys: AEAD suites have `mac_key_length` 0).
 #[derive(Zeroize, ZeroizeOnDrop)]
-pub struct Tls12GcmKeyBlock {
+pub struct Tls12KeyBlock {
     #[zeroize(skip)]
     cipher: Cipher,
     client_write_key: [u8; 32],
     server_write_key: [u8; 32],
-    client_write_salt: [u8; 4],
-    server_write_salt: [u8; 4],
+    client_write_iv: [u8; NONCE_LEN],
+    server_write_iv: [u8; NONCE_LEN],
 }
 
-impl Tls12GcmKeyBlock {
+impl Tls12KeyBlock {
     /// `key_block = PRF(master_secret, "key expansion", server_random ‖ client_random)`, cut into
-    /// client key, server key, client salt, server salt (note: server random first).
+    /// client key, server key, client IV, server IV (note: server random first; RFC 5246 §6.3).
     pub fn derive(inputs: &Tls12KeyBlockInputs<'_>) -> Result<Self, Error> {
-        if !matches!(inputs.cipher, Cipher::Aes128Gcm | Cipher::Aes256Gcm) {
-            return Err(Error::Unsupported(
-                "TLS 1.2 key block for a cipher other than AES-GCM",
-            ));
-        }
         if inputs.master_secret.len() != 48 {
             return Err(Error::InvalidKeyMaterial(
                 "TLS 1.2 master secret must be 48 bytes",
             ));
         }
         let key_len = inputs.cipher.key_len();
+        let iv_len = fixed_iv_len(inputs.cipher);
         let mut seed = [0u8; 64];
         seed[..32].copy_from_slice(inputs.server_random);
         seed[32..].copy_from_slice(inputs.client_random);
-        let mut block = Zeroizing::new([0u8; 2 * 32 + 2 * 4]);
-        let block_len = 2 * key_len + 8;
+        let mut block = Zeroizing::new([0u8; 2 * 32 + 2 * NONCE_LEN]);
+        let block_len = 2 * key_len + 2 * iv_len;
         tls12_prf(
             inputs.prf_hash,
             inputs.master_secret,
@@ -94,19 +100,21 @@ impl Tls12GcmKeyBlock {
             &seed,
             &mut block[..block_len],
         );
-        let mut out = Tls12GcmKeyBlock {
+        let mut out = Tls12KeyBlock {
             cipher: inputs.cipher,
             client_write_key: [0; 32],
             server_write_key: [0; 32],
-            client_write_salt: [0; 4],
-            server_write_salt: [0; 4],
+            client_write_iv: [0; NONCE_LEN],
+            server_write_iv: [0; NONCE_LEN],
         };
-        out.client_write_key[..key_len].copy_from_slice(&block[..key_len]);
-        out.server_write_key[..key_len].copy_from_slice(&block[key_len..2 * key_len]);
-        out.client_write_salt
-            .copy_from_slice(&block[2 * key_len..2 * key_len + 4]);
-        out.server_write_salt
-            .copy_from_slice(&block[2 * key_len + 4..2 * key_len + 8]);
+        let (client_key, rest) = block.split_at(key_len);
+        let (server_key, rest) = rest.split_at(key_len);
+        let (client_iv, rest) = rest.split_at(iv_len);
+        let server_iv = &rest[..iv_len];
+        out.client_write_key[..key_len].copy_from_slice(client_key);
+        out.server_write_key[..key_len].copy_from_slice(server_key);
+        out.client_write_iv[..iv_len].copy_from_slice(client_iv);
+        out.server_write_iv[..iv_len].copy_from_slice(server_iv);
         Ok(out)
     }
 
@@ -122,12 +130,14 @@ impl Tls12GcmKeyBlock {
         &self.server_write_key[..self.cipher.key_len()]
     }
 
-    pub fn client_write_salt(&self) -> &[u8; 4] {
-        &self.client_write_salt
+    /// `client_write_IV`: the 4-byte salt (AES-GCM) or the 12-byte IV (ChaCha20-Poly1305).
+    pub fn client_write_iv(&self) -> &[u8] {
+        &self.client_write_iv[..fixed_iv_len(self.cipher)]
     }
 
-    pub fn server_write_salt(&self) -> &[u8; 4] {
-        &self.server_write_salt
+    /// `server_write_IV`: the 4-byte salt (AES-GCM) or the 12-byte IV (ChaCha20-Poly1305).
+    pub fn server_write_iv(&self) -> &[u8] {
+        &self.server_write_iv[..fixed_iv_len(self.cipher)]
     }
 }
 
@@ -191,7 +201,7 @@ mod tests {
             cipher: Cipher::Aes256Gcm,
             prf_hash: PrfHash::Sha384,
         };
-        let kb = Tls12GcmKeyBlock::derive(&inputs).expect("derives");
+        let kb = Tls12KeyBlock::derive(&inputs).expect("derives");
         let mut seed = Vec::new();
         seed.extend_from_slice(&server_random);
         seed.extend_from_slice(&client_random);
@@ -205,8 +215,35 @@ mod tests {
         );
         assert_eq!(kb.client_write_key(), &expected[..32]);
         assert_eq!(kb.server_write_key(), &expected[32..64]);
-        assert_eq!(kb.client_write_salt(), &expected[64..68]);
-        assert_eq!(kb.server_write_salt(), &expected[68..72]);
+        assert_eq!(kb.client_write_iv(), &expected[64..68]);
+        assert_eq!(kb.server_write_iv(), &expected[68..72]);
+    }
+
+    #[test]
+    fn chacha20_key_block_has_12_byte_ivs() {
+        let master = [7u8; 48];
+        let inputs = Tls12KeyBlockInputs {
+            master_secret: &master,
+            client_random: &[1; 32],
+            server_random: &[2; 32],
+            cipher: Cipher::Chacha20Poly1305,
+            prf_hash: PrfHash::Sha256,
+        };
+        let kb = Tls12KeyBlock::derive(&inputs).expect("derives");
+        let mut seed = [2u8; 64];
+        seed[32..].fill(1);
+        let mut expected = [0u8; 88];
+        tls12_prf(
+            PrfHash::Sha256,
+            &master,
+            b"key expansion",
+            &seed,
+            &mut expected,
+        );
+        assert_eq!(kb.client_write_key(), &expected[..32]);
+        assert_eq!(kb.server_write_key(), &expected[32..64]);
+        assert_eq!(kb.client_write_iv(), &expected[64..76]);
+        assert_eq!(kb.server_write_iv(), &expected[76..88]);
     }
 
     #[test]
@@ -218,8 +255,8 @@ mod tests {
             cipher,
             prf_hash: PrfHash::Sha256,
         };
-        assert!(Tls12GcmKeyBlock::derive(&inputs(&[0; 47], Cipher::Aes128Gcm)).is_err());
-        assert!(Tls12GcmKeyBlock::derive(&inputs(&[0; 48], Cipher::Chacha20Poly1305)).is_err());
-        assert!(Tls12GcmKeyBlock::derive(&inputs(&[0; 48], Cipher::Aes128Gcm)).is_ok());
+        assert!(Tls12KeyBlock::derive(&inputs(&[0; 47], Cipher::Aes128Gcm)).is_err());
+        assert!(Tls12KeyBlock::derive(&inputs(&[0; 48], Cipher::Chacha20Poly1305)).is_ok());
+        assert!(Tls12KeyBlock::derive(&inputs(&[0; 48], Cipher::Aes128Gcm)).is_ok());
     }
 }

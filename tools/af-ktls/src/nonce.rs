@@ -17,8 +17,11 @@
 //! * AF_KTLS, DTLS 1.2: `explicit = epoch ‖ seq`; the `iv` field is not used.
 //! * mainline kTLS: `iv`, `iv + 1`, `iv + 2`, … whatever the sequence number. Handing over
 //!   `E XOR next_seq` would be wrong here: with `E` odd, `(E XOR 1) + 1 == E`, the nonce of the
-//!   library's Finished (the `ktls` crate's hazard). [`after_rustls_tls12`] starts past every
-//!   value rustls used instead.
+//!   library's Finished (the hazard of the rustls project's `ktls` crate).
+//!   [`after_rustls_tls12`] starts past every value rustls used instead.
+
+use ktls_record::nonce::{dtls12_explicit_nonce, tls12_explicit_nonce};
+use ktls_record::seq::DtlsRecordNumber;
 
 /// How a kernel derives the explicit nonce of each record it sends from the handed-over `iv` and
 /// `rec_seq`.
@@ -34,10 +37,19 @@ pub enum NonceRule {
 
 impl NonceRule {
     /// The explicit nonce of the record with sequence number `seq` (`seq >= first_seq`).
+    ///
+    /// The AF_KTLS rules are the record layer's, as the kernel applies them: the TLS 1.2 base is
+    /// `tls12_explicit_nonce(iv, first_seq)`, and record `seq` gets `tls12_explicit_nonce(base,
+    /// seq)`; a DTLS record gets `dtls12_explicit_nonce` of its record number.
     pub fn explicit_nonce(self, iv: u64, first_seq: u64, seq: u64) -> u64 {
         match self {
-            NonceRule::XorSequence => iv ^ first_seq ^ seq,
-            NonceRule::RecordNumber => seq,
+            NonceRule::XorSequence => {
+                let base = tls12_explicit_nonce(&iv.to_be_bytes(), first_seq);
+                u64::from_be_bytes(tls12_explicit_nonce(&base, seq))
+            }
+            NonceRule::RecordNumber => u64::from_be_bytes(dtls12_explicit_nonce(
+                DtlsRecordNumber::from_be_bytes(seq.to_be_bytes()),
+            )),
             NonceRule::Increment => iv.wrapping_add(seq.wrapping_sub(first_seq)),
         }
     }
@@ -214,7 +226,8 @@ mod tests {
 
     #[test]
     fn the_naive_choice_collides_under_mainline() {
-        // The ktls-crate hazard: E odd, library used E (seq 0); E XOR 1 + 1 == E.
+        // The hazard of the rustls project's ktls crate: E odd, library used E (seq 0);
+        // E XOR 1 + 1 == E.
         let e = 0x1234_5678_9abc_def1;
         assert!(!NonceRule::Increment.avoids(&[e], e ^ 1, 1, 2));
         let start = after_rustls_tls12(e, 1);

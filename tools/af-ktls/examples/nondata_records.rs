@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What `Read` on an AF_KTLS socket does with records that are not application data (see
-//! `ktls::records`): a sender makes each kind of record through the kernel (`send_record`), the
+//! `af_ktls::records`): a sender makes each kind of record through the kernel (`send_record`), the
 //! receiver reads. Two AF_KTLS sockets over loopback TCP with fixed TLS 1.3 keys, as in
 //! `tls13_loopback`.
 //!
 //! ```sh
-//! cargo build --release -p ktls --example nondata_records
+//! cargo build --release -p af-ktls --example nondata_records
 //! insmod af_ktls.ko && target/release/examples/nondata_records
 //! ```
 //! `make check` builds and runs it in the test VM.
@@ -17,7 +17,7 @@ use std::{
     os::fd::AsFd,
 };
 
-use ktls::{
+use af_ktls::{
     keys::{Cipher, DirectionKeys, KeyMaterial, Version},
     uapi::{KTLS_RECORD_ALERT, KTLS_RECORD_HANDSHAKE},
     AfKtlsSocket, RecordError,
@@ -25,7 +25,7 @@ use ktls::{
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-fn keys(key: &[u8; 16], iv: &[u8; 12]) -> std::result::Result<DirectionKeys, ktls::Error> {
+fn keys(key: &[u8; 16], iv: &[u8; 12]) -> std::result::Result<DirectionKeys, af_ktls::Error> {
     DirectionKeys::new(Version::Tls13, Cipher::Aes128Gcm, key, *iv, 0)
 }
 
