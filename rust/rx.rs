@@ -273,7 +273,8 @@ pub(crate) struct Rx {
     frag: PageFrag,
     /// Opened records not read yet, oldest first.
     ready: KVec<Ready>,
-    /// TLS, the copying path: a record pulled out of the TCP queue in pieces.
+    /// TLS, the copying path: a record pulled out of the TCP queue in pieces (empty until the
+    /// copying path is first taken).
     assembly: KVec<u8>,
     /// Bytes of it in `assembly`.
     filled: usize,
@@ -308,12 +309,6 @@ impl Rx {
         let first = DtlsRecordNumber::from_be_bytes(rec_seq);
         let window = Self::window_from(first)?;
         let datagram_mode = protection.version().is_datagram();
-        // TLS: room for the longest valid record, for the copying path.
-        let assembly_len = if datagram_mode {
-            0
-        } else {
-            protection.header_len() + protection.max_payload_len()
-        };
         Ok(Self {
             cipher: RecordCipher::new(protection, &keys)?,
             datagram_mode,
@@ -322,7 +317,7 @@ impl Rx {
             window,
             frag: PageFrag::new(),
             ready: KVec::with_capacity(AHEAD_RECORDS + 1, GFP_KERNEL)?,
-            assembly: KVec::from_elem(0u8, assembly_len, GFP_KERNEL)?,
+            assembly: KVec::new(),
             filled: 0,
             assembling: None,
             datagram: None,
@@ -969,6 +964,12 @@ impl Rx {
                     // `assembly` may still hold a queued record (peeked at, or behind others).
                     self.chunk_from_assembly()?;
                     self.ready.reserve(1, GFP_KERNEL)?;
+                    // Room for the longest valid record, allocated the first time the copying
+                    // path is taken (most connections never take it).
+                    let assembly_len = protection.header_len() + protection.max_payload_len();
+                    if self.assembly.len() < assembly_len {
+                        self.assembly = KVec::zeroed(assembly_len, GFP_KERNEL)?;
+                    }
                 }
                 match self.fill_to(header_len, progress)? {
                     NextRecord::Opened => {}
