@@ -579,4 +579,62 @@ TEST_F(dtls_wire, several_records_per_datagram)
 	EXPECT_EQ(ktls_counter("KtlsRxMalformed") - malformed, 1);
 }
 
+/*
+ * DTLS epoch change (Documentation/af_ktls.md, "Long-lived connections"): the sender moves to
+ * epoch 2, and datagrams are reordered around the receiver's switch. Before it, epoch-2 records
+ * are dropped (their keys are not there yet); after it, epoch-1 records are; within epoch 2 the
+ * fresh replay window takes reordering and refuses a duplicate. A key structure for any epoch
+ * but the next is EINVAL, both ways.
+ */
+TEST_F(dtls_wire, epoch_change_with_reordering)
+{
+	unsigned char next[4][96];
+	ssize_t next_len[4];
+	struct ktls_keys k2, k3;
+	unsigned long long other, replayed;
+	char text[16];
+
+	ktls_keys_init(&k2, DTLS, variant->cipher, 1, 2ULL << 48);
+	ktls_keys_init(&k3, DTLS, variant->cipher, 2, 3ULL << 48);
+	EXPECT_EQ(ktls_set_keys(self->a, KTLS_TX, &k3), -1);
+	EXPECT_EQ(errno, EINVAL);
+	ASSERT_EQ(ktls_set_keys(self->a, KTLS_TX, &k2), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "record %03d", 100 + i);
+		ASSERT_EQ(send(self->a, text, 10, 0), 10);
+		next_len[i] = recv(self->udp[1], next[i], sizeof(next[i]), 0);
+		ASSERT_GT(next_len[i], DTLS_HDR_LEN + 10);
+		ASSERT_EQ(ktls_get_be64(next[i] + 3), (2ULL << 48) | (uint64_t)i);
+	}
+
+	bind_receiver(_metadata, self, EPOCH1);
+	other = ktls_counter("KtlsRxOtherEpoch");
+	replayed = ktls_counter("KtlsRxReplayed");
+	INJECT(0);
+	inject(_metadata, self, next[0], next_len[0]);
+	INJECT(1);
+	EXPECT_RECORD(0);
+	EXPECT_RECORD(1);
+	EXPECT_NOTHING();
+	EXPECT_EQ(ktls_counter("KtlsRxOtherEpoch"), other + 1);
+
+	EXPECT_EQ(ktls_set_keys(self->b, KTLS_RX, &k3), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(ktls_set_keys(self->b, KTLS_RX, &self->keys), -1);
+	EXPECT_EQ(errno, EINVAL);
+	ASSERT_EQ(ktls_set_keys(self->b, KTLS_RX, &k2), 0);
+
+	INJECT(2);
+	inject(_metadata, self, next[1], next_len[1]);
+	inject(_metadata, self, next[0], next_len[0]);
+	inject(_metadata, self, next[1], next_len[1]);
+	inject(_metadata, self, next[3], next_len[3]);
+	EXPECT_RECORD(101);
+	EXPECT_RECORD(100);
+	EXPECT_RECORD(103);
+	EXPECT_NOTHING();
+	EXPECT_EQ(ktls_counter("KtlsRxOtherEpoch"), other + 2);
+	EXPECT_EQ(ktls_counter("KtlsRxReplayed"), replayed + 1);
+}
+
 TEST_HARNESS_MAIN

@@ -116,6 +116,7 @@ if [ "$kunit_only" = 0 ]; then
     fi
     run_ksft c_dtls_selftest_inline env KTLS_DECRYPT_AHEAD=0 "$repo/build/tests/c/dtls_selftest"
     run_ksft c_ahead "$repo/build/tests/c/ahead_test"
+    run_ksft c_longlived "$repo/build/tests/c/longlived_test"
     run_ksft c_reliability "$repo/build/tests/c/reliability_test"
     check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
     check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
