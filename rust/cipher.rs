@@ -580,7 +580,6 @@ impl Sequence {
 #[cfg(ktls_kunit)]
 #[kernel::macros::kunit_tests(af_ktls_crypto)]
 mod tests {
-    use core::ptr::NonNull;
 
     use crate::{
         cipher::{
@@ -591,7 +590,6 @@ mod tests {
         keys::DirectionKeys,
         pages::{
             PageFrag,
-            PageRef,
             PageSegment, //
         },
         record::{
@@ -604,10 +602,7 @@ mod tests {
             seq::DtlsRecordNumber,
         },
     };
-    use kernel::{
-        page::Page,
-        prelude::*, //
-    };
+    use kernel::prelude::*;
 
     fn number(vector: &RecordVector) -> RecordNumber {
         if vector.protection.version().is_datagram() {
@@ -710,21 +705,7 @@ mod tests {
             let split = content.len() / 3;
             let mut segments = KVec::new();
             for (part, offset) in [(&content[..split], 7usize), (&content[split..], 100)] {
-                let page = Page::alloc_page(GFP_KERNEL)?;
-                // SAFETY: `part` is readable for its length; the page is new and only this test
-                // uses it.
-                unsafe { page.write_raw(part.as_ptr(), offset, part.len())? };
-                let raw = NonNull::new(page.as_ptr()).ok_or(EINVAL)?;
-                // SAFETY: `page` is alive here; the segment takes its own reference.
-                let page_ref = unsafe { PageRef::get(raw) };
-                segments.push(
-                    PageSegment {
-                        page: page_ref,
-                        offset: offset as u32,
-                        len: part.len() as u32,
-                    },
-                    GFP_KERNEL,
-                )?;
+                segments.push(PageSegment::with_bytes(part, offset)?, GFP_KERNEL)?;
             }
             let len = vector.record.len();
             let mut record = frag.alloc(len, len)?;

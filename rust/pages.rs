@@ -219,6 +219,26 @@ pub(crate) struct PageSegment {
     pub(crate) len: u32,
 }
 
+#[cfg(ktls_kunit)]
+impl PageSegment {
+    /// A segment of a new page holding `bytes` at `offset`, as a splice would bring (tests).
+    pub(crate) fn with_bytes(bytes: &[u8], offset: usize) -> Result<Self> {
+        let page = kernel::page::Page::alloc_page(GFP_KERNEL)?;
+        // SAFETY: `bytes` is readable for its length; the page is new and only this function
+        // writes it (`write_raw` checks the range).
+        unsafe { page.write_raw(bytes.as_ptr(), offset, bytes.len())? };
+        let raw = NonNull::new(page.as_ptr()).ok_or(ENOMEM)?;
+        // SAFETY: `page` holds a reference until the end of this function; the segment takes
+        // its own.
+        let page_ref = unsafe { PageRef::get(raw) };
+        Ok(Self {
+            page: page_ref,
+            offset: u32::try_from(offset)?,
+            len: u32::try_from(bytes.len())?,
+        })
+    }
+}
+
 /// Takes up to `len` bytes from a `MSG_SPLICE_PAGES` source as references on its pages (pipe
 /// buffers, the page cache) instead of copies, appending at most `max_segments` segments to
 /// `out` (whose capacity must allow it). Returns the bytes taken; `EINVAL` for a source of user

@@ -1208,3 +1208,46 @@ impl Drop for Rx {
         crate::crypto::wipe(&mut self.assembly);
     }
 }
+
+/// KUnit suite `af_ktls_rx`: the receive side's state that needs no socket.
+#[cfg(ktls_kunit)]
+#[kernel::macros::kunit_tests(af_ktls_rx)]
+mod tests {
+    use super::{
+        PollWord,
+        RxPoll, //
+    };
+
+    /// Every field survives the packing `poll` reads, the generation wrapping at 29 bits.
+    #[test]
+    fn poll_state_round_trips() {
+        let word = PollWord::new();
+        assert_eq!(word.load(), RxPoll::default());
+        for (ready, failed, key_update_pending) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+            (true, true, true),
+        ] {
+            for (need, generation) in [(0, 0), (16_406, 1), (u32::MAX, (1 << 29) - 1)] {
+                let state = RxPoll {
+                    ready,
+                    failed,
+                    key_update_pending,
+                    need,
+                    generation,
+                };
+                word.store(state);
+                assert_eq!(word.load(), state);
+            }
+        }
+        let wrapped = RxPoll {
+            generation: 1 << 29,
+            ..RxPoll::default()
+        };
+        word.store(wrapped);
+        assert_eq!(word.load().generation, 0);
+        word.clear();
+        assert_eq!(word.load(), RxPoll::default());
+    }
+}
