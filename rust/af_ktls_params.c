@@ -16,3 +16,14 @@ int af_ktls_param_family(void)
 {
 	return family;
 }
+
+static bool force_cryptd;
+module_param(force_cryptd, bool, 0644);
+MODULE_PARM_DESC(force_cryptd,
+		 "Wrap the AEAD transforms of keys set from now on in cryptd(), an asynchronous "
+		 "implementation (for testing; default off)");
+
+bool af_ktls_param_force_cryptd(void)
+{
+	return READ_ONCE(force_cryptd);
+}

@@ -11,7 +11,10 @@ use core::ops::Range;
 use kernel::prelude::*;
 
 use crate::{
-    crypto::Aead,
+    crypto::{
+        Aead,
+        AsyncOpen, //
+    },
     keys::{
         DirectionKeys,
         NonceBase, //
@@ -162,6 +165,50 @@ impl RecordCipher {
     /// The version and cipher this direction protects records with.
     pub(crate) fn protection(&self) -> RecordProtection {
         self.protection
+    }
+
+    /// Whether the transform is asynchronous ([`Self::start_open`] lets records be opened
+    /// several at once, completing later).
+    pub(crate) fn is_async(&self) -> bool {
+        self.aead.is_async()
+    }
+
+    /// Starts opening a received TLS 1.2 or DTLS 1.2 data record whose ciphertext is in
+    /// `source` into `chunk` without waiting (an asynchronous transform): the operation holds
+    /// the socket buffers, so the record may be consumed from the socket at once.
+    /// [`AsyncOpen::finish`] gives the chunk with `payload_len` less the overhead bytes of
+    /// plaintext, or `EBADMSG`. TLS 1.3 records are refused (`EINVAL`): their content type is
+    /// known only once opened, and the records after a KeyUpdate need other keys.
+    pub(crate) fn start_open(
+        &mut self,
+        number: RecordNumber,
+        outer_type: ContentType,
+        prefix: &[u8],
+        payload_len: usize,
+        source: Ciphertext<'_>,
+        chunk: PageChunk,
+    ) -> Result<AsyncOpen> {
+        if self.protection.version() == ProtocolVersion::Tls13 {
+            return Err(EINVAL);
+        }
+        let cryptlen = self.prepare_open(number, outer_type, prefix, payload_len)?;
+        let mut op = AsyncOpen::new(&self.aead, SG_ENTRIES)?;
+        let scratch = &self.scratch;
+        op.start(
+            *scratch.nonce.get(),
+            scratch.aad_in.get(),
+            scratch.aad_len,
+            cryptlen,
+            self.aead.tag_len(),
+            chunk,
+            |list, hold| match source {
+                Ciphertext::Tcp(queue, offset) => queue.map_held(list, offset, cryptlen, hold),
+                Ciphertext::Datagram(datagram, offset) => {
+                    datagram.map_held(list, offset, cryptlen, hold)
+                }
+            },
+        )?;
+        Ok(op)
     }
 
     /// The explicit nonce record `number` carries when sealed by this cipher (TLS/DTLS 1.2

@@ -493,6 +493,66 @@ int rnet_tcp_queue_copy(struct socket *sock, u32 offset, void *to, u32 len)
 	return rnet_tcp_walk(sock->sk, offset, len, rnet_tcp_copy_piece, &to);
 }
 
+struct rnet_sg_held {
+	struct rnet_sg_fill fill;
+	struct sk_buff_head *hold;
+};
+
+void rnet_hold_init(struct sk_buff_head *hold)
+{
+	__skb_queue_head_init(hold);
+}
+
+void rnet_hold_release(struct sk_buff_head *hold)
+{
+	__skb_queue_purge(hold);
+}
+
+int rnet_skb_sg_held(struct sk_buff *skb, u32 offset, u32 len, struct scatterlist *sg,
+		     unsigned int nents, struct sk_buff_head *hold)
+{
+	struct sk_buff *clone;
+	int n;
+
+	/* The clone shares the data (and frags) and keeps it alive on its own. */
+	clone = skb_clone(skb, GFP_KERNEL);
+	if (!clone)
+		return -ENOMEM;
+	n = rnet_skb_sg(clone, offset, len, sg, nents);
+	if (n < 0) {
+		kfree_skb(clone);
+		return n;
+	}
+	__skb_queue_tail(hold, clone);
+	return n;
+}
+
+static int rnet_tcp_sg_held_piece(struct sk_buff *skb, u32 off, u32 len, void *arg)
+{
+	struct rnet_sg_held *held = arg;
+	struct rnet_sg_fill *fill = &held->fill;
+	int n = rnet_skb_sg_held(skb, off, len, fill->sg + fill->used, fill->nents - fill->used,
+				 held->hold);
+
+	if (n < 0)
+		return n;
+	fill->used += n;
+	return 0;
+}
+
+int rnet_tcp_queue_sg_held(struct socket *sock, u32 offset, u32 len, struct scatterlist *sg,
+			   unsigned int nents, struct sk_buff_head *hold)
+{
+	struct rnet_sg_held held = { .fill = { .sg = sg, .nents = nents }, .hold = hold };
+	int err = rnet_tcp_walk(sock->sk, offset, len, rnet_tcp_sg_held_piece, &held);
+
+	if (err) {
+		__skb_queue_purge(hold);
+		return err;
+	}
+	return held.fill.used;
+}
+
 void rnet_tcp_consume(struct socket *sock, u32 len)
 {
 	tcp_read_done(sock->sk, len);
@@ -598,10 +658,30 @@ int raead_crypt_sg(struct aead_request *req, bool encrypt, u8 *iv, struct scatte
 }
 
 
-struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,
-				unsigned int tag_len, struct aead_request **req)
+/*
+ * cryptd() around the implementation @alg_name resolves to, by its driver name: instantiating
+ * it by the generic name races with the probe by driver name and fails with -EEXIST.
+ */
+static struct crypto_aead *raead_alloc_cryptd(const char *alg_name)
 {
-	struct crypto_aead *tfm = crypto_alloc_aead(alg_name, 0, 0);
+	struct crypto_aead *tfm = crypto_alloc_aead(alg_name, 0, CRYPTO_ALG_ASYNC);
+	char name[CRYPTO_MAX_ALG_NAME];
+	int len;
+
+	if (IS_ERR(tfm))
+		return tfm;
+	len = snprintf(name, sizeof(name), "cryptd(%s)", crypto_aead_driver_name(tfm));
+	crypto_free_aead(tfm);
+	if (len >= sizeof(name))
+		return ERR_PTR(-ENAMETOOLONG);
+	return crypto_alloc_aead(name, 0, 0);
+}
+
+struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,
+				unsigned int tag_len, bool cryptd, struct aead_request **req)
+{
+	struct crypto_aead *tfm = cryptd ? raead_alloc_cryptd(alg_name) :
+					   crypto_alloc_aead(alg_name, 0, 0);
 	int err;
 
 	if (IS_ERR(tfm))
@@ -621,10 +701,39 @@ struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned in
 	return tfm;
 }
 
-void raead_free(struct crypto_aead *tfm, struct aead_request *req)
+void raead_tfm_free(struct crypto_aead *tfm)
+{
+	crypto_free_aead(tfm);
+}
+
+bool raead_is_async(struct crypto_aead *tfm)
+{
+	return crypto_aead_tfm(tfm)->__crt_alg->cra_flags & CRYPTO_ALG_ASYNC;
+}
+
+struct aead_request *raead_request_alloc(struct crypto_aead *tfm)
+{
+	return aead_request_alloc(tfm, GFP_KERNEL);
+}
+
+void raead_request_free(struct aead_request *req)
 {
 	aead_request_free(req);
-	crypto_free_aead(tfm);
+}
+
+int raead_start(struct aead_request *req, bool encrypt, u8 *iv, struct scatterlist *src,
+		struct scatterlist *dst, unsigned int assoclen, unsigned int cryptlen,
+		void (*done)(void *data, int err), void *data)
+{
+	int err;
+
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP,
+				  done, data);
+	aead_request_set_crypt(req, src, dst, cryptlen, iv);
+	aead_request_set_ad(req, assoclen);
+	err = encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+	/* A backlogged request completes through @done as well. */
+	return err == -EBUSY ? -EINPROGRESS : err;
 }
 
 /* --- Workqueue ------------------------------------------------------------------------------ */

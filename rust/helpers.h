@@ -170,6 +170,22 @@ int rnet_skb_sg(struct sk_buff *skb, u32 offset, u32 len, struct scatterlist *sg
 		unsigned int nents);
 
 /*
+ * Held socket buffers: clones that keep the bytes of socket buffers valid after the socket
+ * consumed them (the data is shared, not copied), for operations that outlive the socket lock.
+ */
+void rnet_hold_init(struct sk_buff_head *hold);
+void rnet_hold_release(struct sk_buff_head *hold);
+
+/*
+ * As rnet_tcp_queue_sg() (TCP, socket locked) and rnet_skb_sg(), mapping clones of the socket
+ * buffers, which join @hold. Returns the entries used or an error (nothing held then).
+ */
+int rnet_tcp_queue_sg_held(struct socket *sock, u32 offset, u32 len, struct scatterlist *sg,
+			   unsigned int nents, struct sk_buff_head *hold);
+int rnet_skb_sg_held(struct sk_buff *skb, u32 offset, u32 len, struct scatterlist *sg,
+		     unsigned int nents, struct sk_buff_head *hold);
+
+/*
  * Puts @len bytes of @page at @offset in @pipe as one buffer holding a new reference to the page
  * (nosteal_pipe_buf_ops). Returns @len, -EAGAIN when the pipe is full, or -EPIPE (and SIGPIPE)
  * when it has no reader.
@@ -206,13 +222,31 @@ int raead_crypt_sg(struct aead_request *req, bool encrypt, u8 *iv, struct scatte
 
 /*
  * Allocates the transform @alg_name (e.g. "gcm(aes)") with @key and a @tag_len-byte tag, and one
- * request for it, stored in *@req. Returns an ERR_PTR on failure.
+ * request for it, stored in *@req. With @cryptd, the synchronous implementation of @alg_name
+ * wrapped in cryptd(), which makes it asynchronous (for testing). Returns an ERR_PTR on failure.
  */
 struct crypto_aead *raead_alloc(const char *alg_name, const u8 *key, unsigned int key_len,
-				unsigned int tag_len, struct aead_request **req);
+				unsigned int tag_len, bool cryptd, struct aead_request **req);
 
-/* Frees a transform and its request; the crypto API wipes the key schedule. */
-void raead_free(struct crypto_aead *tfm, struct aead_request *req);
+/* Frees a transform (the crypto API wipes the key schedule), resp. a request. */
+void raead_tfm_free(struct crypto_aead *tfm);
+
+/* Whether @tfm is an asynchronous implementation (CRYPTO_ALG_ASYNC). */
+bool raead_is_async(struct crypto_aead *tfm);
+
+/* Another request for @tfm (operations in flight at once each need their own), or NULL. */
+struct aead_request *raead_request_alloc(struct crypto_aead *tfm);
+void raead_request_free(struct aead_request *req);
+
+/*
+ * Starts decrypting (or encrypting) as raead_crypt_sg() does, without waiting: returns 0 when
+ * the operation completed at once, -EINPROGRESS when @done(@data, err) will be called with its
+ * result (from any context; it may first be called with -EINPROGRESS, when a backlogged request
+ * starts, which is no result), or an error.
+ */
+int raead_start(struct aead_request *req, bool encrypt, u8 *iv, struct scatterlist *src,
+		struct scatterlist *dst, unsigned int assoclen, unsigned int cryptlen,
+		void (*done)(void *data, int err), void *data);
 
 /* --- Workqueue (rust/queue.rs) -------------------------------------------------------------- */
 

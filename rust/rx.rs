@@ -52,6 +52,7 @@ use crate::{
         RecordNumber,
         Sequence, //
     },
+    crypto::AsyncOpen,
     keys::DirectionKeys,
     net::{
         inet::{
@@ -108,6 +109,9 @@ enum Store {
     Chunk(SharedChunk),
     /// `Rx::assembly`, where the copying path opened it in place.
     Assembly,
+    /// Being opened by an asynchronous transform (decrypt-ahead); DTLS: the record's number,
+    /// marked in the replay window once it authenticated. [`Rx::settle`] makes it a chunk.
+    InFlight(AsyncOpen, Option<DtlsRecordNumber>),
 }
 
 /// A record that was opened and waits, whole or in part, to be read.
@@ -352,6 +356,8 @@ impl Rx {
         if protection.version() == ProtocolVersion::Tls13 && !self.key_update_pending {
             return Err(EBUSY);
         }
+        // Records in flight belong to the current keys (and window).
+        self.settle(usize::MAX);
         let first = DtlsRecordNumber::from_be_bytes(keys.rec_seq());
         let window = Self::window_from(first)?;
         let cipher = RecordCipher::new(protection, &keys)?;
@@ -391,6 +397,8 @@ impl Rx {
         let store = match &ready.store {
             Store::Chunk(chunk) => chunk.as_slice(),
             Store::Assembly => self.assembly.as_slice(),
+            // Only data records are opened asynchronously.
+            Store::InFlight(..) => return Ok(()),
         };
         let plaintext = store.get(ready.plaintext.clone()).ok_or(EINVAL)?;
         match self.handshake.record(plaintext) {
@@ -480,7 +488,7 @@ impl Rx {
         if self.datagram_mode && !peek && self.ready.is_empty() {
             // The next record of the datagram is opened now, so that `poll` knows whether one
             // is really there (it may be dropped).
-            let _ = self.open_in_datagram(None);
+            let _ = self.open_in_datagram(None, false);
         }
         match result {
             // What was delivered stands; a TLS error is reported again by the next call.
@@ -516,6 +524,7 @@ impl Rx {
                 NextRecord::WouldBlock => return Ok(RecvStep::WouldBlock),
             }
         }
+        self.settle(1);
         match self.ready.first() {
             None => return Ok(RecvStep::Done),
             Some(ready) if ready.content_type != ContentType::ApplicationData => {
@@ -540,7 +549,7 @@ impl Rx {
         if ready.plaintext.is_empty() {
             self.pop_front();
             if self.datagram_mode && self.ready.is_empty() {
-                let _ = self.open_in_datagram(None);
+                let _ = self.open_in_datagram(None, false);
             }
         }
         Ok(RecvStep::Done)
@@ -564,7 +573,7 @@ impl Rx {
                 .is_none_or(|ready| ready.content_type == ContentType::ApplicationData)
         {
             let next = if self.datagram_mode {
-                self.next_datagram_record(None, &mut progress)
+                self.next_datagram_record(None, true, &mut progress)
             } else {
                 self.next_stream_record(None, false, &mut progress)
             };
@@ -595,6 +604,110 @@ impl Rx {
     /// How much plaintext `MSG_PEEK` and decrypt-ahead may hold.
     fn plaintext_bound(&self) -> usize {
         self.bound.rcvbuf().max(MIN_HELD_PLAINTEXT)
+    }
+
+    /// Waits for the records among the first `count` queued that an asynchronous transform is
+    /// opening, and makes them ordinary records. One that did not authenticate is dropped and
+    /// counted (DTLS), or breaks the stream there (TLS: it and the records after it go; the
+    /// error comes after the records before it).
+    fn settle(&mut self, count: usize) {
+        let mut index = 0;
+        while index < count.min(self.ready.len()) {
+            let in_flight = self
+                .ready
+                .get(index)
+                .is_some_and(|ready| matches!(ready.store, Store::InFlight(..)));
+            if !in_flight {
+                index += 1;
+                continue;
+            }
+            let Ok(Ready {
+                content_type,
+                store: Store::InFlight(op, number),
+                plaintext,
+            }) = self.ready.remove(index)
+            else {
+                break;
+            };
+            match op.finish() {
+                Ok(chunk) => {
+                    if let Some(number) = number {
+                        if self.window.mark(number.sequence()).is_err() {
+                            // Two copies were in flight; the first one counts.
+                            stats::count(Counter::RxReplayed);
+                            continue;
+                        }
+                    }
+                    stats::count_record_in(content_type, plaintext.len());
+                    let ready = Ready {
+                        content_type,
+                        store: Store::Chunk(chunk.share()),
+                        plaintext,
+                    };
+                    // Cannot fail: the record's place was just freed.
+                    if self.ready.insert_within_capacity(index, ready).is_err() {
+                        break;
+                    }
+                    index += 1;
+                }
+                Err(err) => {
+                    stats::count(Counter::RxDecryptErrors);
+                    if number.is_none() {
+                        // The records after it wait for their operations as they go.
+                        self.ready.truncate(index);
+                        self.fail(err);
+                        break;
+                    }
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// Starts opening a data record from the bound socket's buffers with the asynchronous
+    /// transform and queues it in flight (decrypt-ahead). On failure nothing is queued.
+    fn open_async(
+        &mut self,
+        number: RecordNumber,
+        prefix: &[u8],
+        payload_len: usize,
+        source: Ciphertext<'_>,
+    ) -> Result {
+        let protection = self.cipher.protection();
+        let decrypted_len = payload_len
+            .checked_sub(protection.explicit_nonce_len() + protection.tag_len())
+            .ok_or(EBADMSG)?;
+        self.ready.reserve(1, GFP_KERNEL)?;
+        let pages_before = self.frag.allocated();
+        let chunk = self
+            .frag
+            .alloc(decrypted_len.max(1), decrypted_len.max(1))?;
+        stats::add(
+            Counter::RxAllocs,
+            (self.frag.allocated() - pages_before) as usize,
+        );
+        let op = self.cipher.start_open(
+            number,
+            ContentType::ApplicationData,
+            prefix,
+            payload_len,
+            source,
+            chunk,
+        )?;
+        let window_number = match number {
+            RecordNumber::Dtls(number) => Some(number),
+            RecordNumber::Tls(_) => None,
+        };
+        // INVARIANT: The plaintext will lie at the start of the chunk.
+        let ready = Ready {
+            content_type: ContentType::ApplicationData,
+            store: Store::InFlight(op, window_number),
+            plaintext: 0..decrypted_len,
+        };
+        // Cannot fail: room was reserved above.
+        self.ready.push_within_capacity(ready).map_err(|_| ENOMEM)?;
+        stats::count(Counter::RxAsyncRecords);
+        Ok(())
     }
 
     /// Drops the oldest queued record, read in full.
@@ -643,6 +756,7 @@ impl Rx {
         loop {
             // `MSG_PEEK` walks the queue without taking from it; other calls take its front.
             let index = if peek { progress.peeked } else { 0 };
+            self.settle(index + 1);
             if index >= self.ready.len() {
                 // An error comes after the records opened before it, and so do new keys.
                 if let Some(err) = self.failed {
@@ -705,6 +819,8 @@ impl Rx {
             let store = match &ready.store {
                 Store::Chunk(chunk) => chunk.as_slice(),
                 Store::Assembly => self.assembly.as_slice(),
+                // `settle` ran for this record.
+                Store::InFlight(..) => return Err(EINVAL),
             };
             let bytes = store.get(ready.plaintext.clone()).ok_or(EINVAL)?;
             let copied = dest.copy_to_iter(bytes);
@@ -758,7 +874,7 @@ impl Rx {
         progress: &mut RecvProgress,
     ) -> Result<NextRecord> {
         if self.datagram_mode {
-            self.next_datagram_record(direct, progress)
+            self.next_datagram_record(direct, false, progress)
         } else {
             self.next_stream_record(direct, true, progress)
         }
@@ -850,6 +966,27 @@ impl Rx {
                     }
                 }
             }
+        }
+        let asynchronous = !copying
+            && delivered.is_none()
+            && header.content_type() == ContentType::ApplicationData
+            && self.cipher.is_async()
+            && protection.version() != ProtocolVersion::Tls13;
+        if asynchronous {
+            // Decrypt-ahead with an asynchronous transform: the record goes in flight and the
+            // next one can start at once. If it cannot, the reader opens it.
+            let source = Ciphertext::Tcp(&queue, prefix_len);
+            if self
+                .open_async(number, prefix, payload_len, source)
+                .is_err()
+            {
+                return Ok(NextRecord::WouldBlock);
+            }
+            self.publish();
+            queue.consume(record_len);
+            self.consumed(progress);
+            self.sequence.take().map_err(|err| self.fail(err))?;
+            return Ok(NextRecord::Opened);
         }
         let opened = match delivered {
             Some(len) => Ok(Opened::Record(ContentType::ApplicationData, len)),
@@ -1052,12 +1189,14 @@ impl Rx {
     fn next_datagram_record(
         &mut self,
         mut direct: Option<Direct<'_, '_>>,
+        asynchronous: bool,
         progress: &mut RecvProgress,
     ) -> Result<NextRecord> {
         loop {
-            match self.open_in_datagram(direct.as_mut().map(|direct| Direct {
+            let direct_now = direct.as_mut().map(|direct| Direct {
                 dest: &mut *direct.dest,
-            }))? {
+            });
+            match self.open_in_datagram(direct_now, asynchronous)? {
                 NextRecord::WouldBlock => {}
                 other => return Ok(other),
             }
@@ -1078,8 +1217,13 @@ impl Rx {
 
     /// Opens the next record of the current datagram, dropping (and counting) those that are
     /// malformed, over-long, replayed, of another epoch or forged: into the caller's buffer when
-    /// `direct` allows, else into `ready`. `WouldBlock` when the datagram has no record left.
-    fn open_in_datagram(&mut self, mut direct: Option<Direct<'_, '_>>) -> Result<NextRecord> {
+    /// `direct` allows, else into `ready` (in flight, with an asynchronous transform, when
+    /// `asynchronous`: decrypt-ahead). `WouldBlock` when the datagram has no record left.
+    fn open_in_datagram(
+        &mut self,
+        mut direct: Option<Direct<'_, '_>>,
+        asynchronous: bool,
+    ) -> Result<NextRecord> {
         let protection = self.cipher.protection();
         let prefix_len = self.cipher.body_offset();
         loop {
@@ -1137,6 +1281,22 @@ impl Rx {
                             continue;
                         }
                     }
+                }
+            }
+            if asynchronous
+                && delivered.is_none()
+                && header.content_type() == ContentType::ApplicationData
+                && self.cipher.is_async()
+            {
+                // Decrypt-ahead with an asynchronous transform: the record goes in flight; the
+                // window is marked once it authenticated (`settle`).
+                let datagram = self.datagram.take().ok_or(EINVAL)?;
+                let source = Ciphertext::Datagram(&datagram, source_offset);
+                let started =
+                    self.open_async(RecordNumber::Dtls(number), prefix, payload_len, source);
+                self.datagram = Some(datagram);
+                if started.is_ok() {
+                    return Ok(NextRecord::Opened);
                 }
             }
             if delivered.is_none() {

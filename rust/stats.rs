@@ -52,9 +52,11 @@ pub(crate) enum Counter {
     RxZeroCopyRecords,
     /// Records opened by decrypt-ahead, before a reader asked for them.
     RxAheadRecords,
+    /// Of those, records started on an asynchronous transform, several at once.
+    RxAsyncRecords,
 }
 
-const COUNT: usize = 15;
+const COUNT: usize = 16;
 
 /// The names printed in `/proc/net/af_ktls`.
 static NAMES: [&str; COUNT] = [
@@ -73,6 +75,7 @@ static NAMES: [&str; COUNT] = [
     "KtlsRxAllocs",
     "KtlsRxZeroCopyRecords",
     "KtlsRxAheadRecords",
+    "KtlsRxAsyncRecords",
 ];
 
 static COUNTERS: [Atomic<u64>; COUNT] = [const { Atomic::new(0) }; COUNT];

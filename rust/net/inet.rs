@@ -21,6 +21,7 @@ use kernel::{
         },
         Arc, //
     },
+    types::Opaque,
 };
 
 use super::socket::Poll;
@@ -348,6 +349,33 @@ impl<'s> TcpQueue<'s> {
         }
     }
 
+    /// As [`Self::map`], mapping clones of the socket buffers that join `hold`: the bytes stay
+    /// valid, unchanged, after they are consumed, as long as `hold` holds them.
+    pub(crate) fn map_held<'a>(
+        &self,
+        list: &mut SgSource<'a>,
+        offset: usize,
+        len: usize,
+        hold: &'a SkbHold,
+    ) -> Result {
+        let offset32 = u32::try_from(offset).map_err(|_| EINVAL)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        let sock = self.socket.as_raw();
+        let held = hold.as_raw();
+        // SAFETY: By the type invariant the socket is locked, so its queue stays as it is while
+        // the clones are made; the clones share the buffers' (linearly mapped) data and keep
+        // it, unchanged (a cloned buffer is never written again), while `hold` (borrowed for
+        // `'a`) has them; `hold` is only changed through its owner, here.
+        unsafe {
+            list.push_with(len, |entries, room| {
+                let used =
+                    helpers::rnet_tcp_queue_sg_held(sock, offset32, len32, entries, room, held);
+                to_result(used)?;
+                usize::try_from(used).map_err(|_| EINVAL)
+            })
+        }
+    }
+
     /// Consumes the next `len` queued bytes (they were used).
     pub(crate) fn consume(self, len: usize) {
         if let Ok(len) = u32::try_from(len) {
@@ -421,6 +449,79 @@ impl Datagram {
                 usize::try_from(used).map_err(|_| EINVAL)
             })
         }
+    }
+}
+
+impl Datagram {
+    /// As [`Self::map`], mapping a clone of the datagram that joins `hold`: the bytes stay
+    /// valid, unchanged, after the datagram is released, as long as `hold` holds them.
+    pub(crate) fn map_held<'a>(
+        &self,
+        list: &mut SgSource<'a>,
+        offset: usize,
+        len: usize,
+        hold: &'a SkbHold,
+    ) -> Result {
+        if offset > self.len || len > self.len - offset {
+            return Err(EINVAL);
+        }
+        let offset32 = u32::try_from(offset).map_err(|_| EINVAL)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        let skb = self.skb.as_ptr();
+        let held = hold.as_raw();
+        // SAFETY: The skb is ours (type invariant); its clone shares the (linearly mapped) data
+        // and keeps it, unchanged, while `hold` (borrowed for `'a`) has it.
+        unsafe {
+            list.push_with(len, |entries, room| {
+                let used = helpers::rnet_skb_sg_held(skb, offset32, len32, entries, room, held);
+                to_result(used)?;
+                usize::try_from(used).map_err(|_| EINVAL)
+            })
+        }
+    }
+}
+
+/// Socket buffers held by clones, so that their bytes stay valid after the socket consumed or
+/// freed the buffers: the clones share the data (nothing is copied). Released on drop.
+///
+/// # Invariants
+///
+/// `list` is an initialised `sk_buff_head` whose buffers (clones) this value owns; it is changed
+/// only by the functions given `&self` above, one at a time (their callers hold `&mut` of the
+/// owner), and by `drop`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct SkbHold {
+    #[pin]
+    list: Opaque<bindings::sk_buff_head>,
+}
+
+// SAFETY: Socket buffers may be held and freed from any task.
+unsafe impl Send for SkbHold {}
+
+// SAFETY: See the type invariant: `&SkbHold` changes the list only under its owner's `&mut`.
+unsafe impl Sync for SkbHold {}
+
+impl SkbHold {
+    /// An empty hold.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is a valid place for a list head, initialised here.
+            list <- Opaque::ffi_init(|slot: *mut bindings::sk_buff_head| unsafe {
+                helpers::rnet_hold_init(slot)
+            }),
+        })
+    }
+
+    fn as_raw(&self) -> *mut bindings::sk_buff_head {
+        self.list.get()
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for SkbHold {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariant the list is initialised and its buffers are ours.
+        unsafe { helpers::rnet_hold_release(self.list.get()) };
     }
 }
 

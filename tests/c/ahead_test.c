@@ -316,9 +316,14 @@ TEST_F(ahead, error_comes_after_the_records_before_it)
 	forged[3] = 0;
 	forged[4] = sizeof(forged) - 5;
 	ASSERT_EQ(send(self->raw[0], forged, sizeof(forged), 0), sizeof(forged));
-	/* Ahead, the good records are taken; the forged one stays where it failed. */
+	/*
+	 * Ahead, the good records are taken; the forged one stays where it failed, or, with an
+	 * asynchronous transform (the VM suite's force_cryptd run), is taken too, in flight.
+	 */
 	if (variant->ahead) {
-		EXPECT_EQ(settle(self), sizeof(forged));
+		int left = settle(self);
+
+		EXPECT_TRUE(left == sizeof(forged) || left == 0);
 	} else {
 		EXPECT_GT(settle(self), sizeof(forged));
 	}

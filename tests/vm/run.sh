@@ -186,6 +186,23 @@ if [ "$kunit_only" = 0 ]; then
             -r ahead.dtls_aes_gcm_ahead.close_while_records_arrive > /dev/null || exit 1
         for try in 1 2 3 4 5 6 7 8 9 10; do rmmod af_ktls 2>/dev/null && break; sleep 0.1; done
         ! grep -q '^af_ktls ' /proc/modules || exit 1; done"
+    # Every transform wrapped in cryptd(), an asynchronous implementation (force_cryptd): the
+    # data path waits for it, and decrypt-ahead starts several TLS 1.2/DTLS 1.2 records at once
+    # and completes them from the callback (KtlsRxAsyncRecords must count some).
+    if insmod "$repo/af_ktls.ko" force_cryptd=1; then
+        async_before=$(awk '$1 == "KtlsRxAsyncRecords" { print $2 }' /proc/net/af_ktls)
+        run_cmocka c_data_cryptd "$repo/build/tests/c/data_test"
+        run_ksft c_ahead_cryptd "$repo/build/tests/c/ahead_test"
+        run_ksft c_dtls_selftest_cryptd "$repo/build/tests/c/dtls_selftest"
+        run_ksft c_longlived_cryptd "$repo/build/tests/c/longlived_test"
+        cryptd_variants=(-v 12_aes_gcm -v 13_chacha)
+        [ -e /sys/kernel/debug/kmemleak ] && cryptd_variants=(-v 12_aes_gcm)
+        run_ksft c_tls_selftest_cryptd "$repo/build/tests/c/tls_selftest" "${cryptd_variants[@]}"
+        check async_records_counted bash -c "[ \"\$(awk '\$1 == \"KtlsRxAsyncRecords\" { print \$2 }' /proc/net/af_ktls)\" -gt '${async_before:-0}' ]"
+        check rmmod_after_cryptd bash -c "for try in 1 2 3 4 5 6 7 8 9 10; do rmmod af_ktls 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+    else
+        check insmod_force_cryptd false
+    fi
     check family_parameter_moves_the_family bash -c "insmod '$repo/af_ktls.ko' family=41 &&
         [ \"\$(cat /sys/module/af_ktls/parameters/family)\" = 41 ] && rmmod af_ktls"
     check lib_follows_moved_family bash -c "insmod '$repo/af_ktls.ko' family=41 || exit 1
