@@ -412,13 +412,13 @@ static unsigned pair_keys(unsigned char *buf, const struct meta *m, bool tx)
 	return fill_keys(buf, m->version, m->cipher, direction, first_seq(m), m->key_seed);
 }
 
-static void set_keys(struct ctx *c, enum op op, const struct ref *r, bool tx)
+static long set_keys(struct ctx *c, enum op op, const struct ref *r, bool tx)
 {
 	unsigned char keys[64];
 	unsigned size = pair_keys(keys, &r->m, tx);
 
-	CALL(c->t, op, tx ? "setsockopt(KTLS_TX)" : "setsockopt(KTLS_RX)", r->fd, -1, size,
-	     setsockopt(r->fd, SOL_KTLS, tx ? KTLS_TX : KTLS_RX, keys, size));
+	return CALL(c->t, op, tx ? "setsockopt(KTLS_TX)" : "setsockopt(KTLS_RX)", r->fd, -1, size,
+		    setsockopt(r->fd, SOL_KTLS, tx ? KTLS_TX : KTLS_RX, keys, size));
 }
 
 /* --- creating fds -------------------------------------------------------------------------- */
@@ -730,9 +730,15 @@ static void op_pair(struct ctx *c, bool dtls)
 			continue;
 		}
 		ks[i] = ktls_socket(c, op, type);
-		if (ks[i] < 0)
+		if (ks[i] < 0) {
+			finding("socket(AF_KTLS, %d): %s", type, errname(errno));
 			continue;
-		if (ktls_bind(c, op, ks[i], fds[i], version, cipher) == 0) {
+		}
+		/* Fresh sockets only this thread knows: a valid set-up must work. */
+		if (ktls_bind(c, op, ks[i], fds[i], version, cipher) != 0) {
+			finding("bind to a fresh connected %s socket: %s", dtls ? "UDP" : "TCP",
+				errname(errno));
+		} else {
 			struct ref tmp = { .fd = ks[i], .m = m[i] };
 			uint16_t payload = (uint16_t)(64 + rnd_below(&c->rng, 16384 - 64 + 1));
 			uint32_t mtu = 128 + rnd_below(&c->rng, 9000);
@@ -743,8 +749,10 @@ static void op_pair(struct ctx *c, bool dtls)
 			if (dtls && chance(&c->rng, 30))
 				CALL(c->t, op, "setsockopt(DTLS_MTU)", ks[i], -1, mtu,
 				     setsockopt(ks[i], SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)));
-			set_keys(c, op, &tmp, true);
-			set_keys(c, op, &tmp, false);
+			for (int tx = 0; tx < 2; tx++)
+				if (set_keys(c, op, &tmp, tx))
+					finding("valid %s keys (v%04x c%u) on a fresh socket: %s",
+						tx ? "KTLS_TX" : "KTLS_RX", version, cipher, errname(errno));
 		}
 	}
 	/* Some data on the way, so that receivers find records. */
@@ -946,7 +954,11 @@ static void op_raw_bind(struct ctx *c)
 
 	set_note(c->t, "raw ip%s proto %d fd %d, ktls fd %d", v6 ? "v6" : "v4", proto, raw, k);
 	if (k >= 0 && ktls_bind(c, op, k, raw, version, cipher) == 0) {
-		/* Accepted: use it as a bound socket would be used. */
+		/* Both sockets are this thread's alone: nothing else can explain a success. */
+		finding("bind accepted a raw IPPROTO_%s socket (ip%s) for %s (expected EPROTOTYPE)",
+			proto == IPPROTO_TCP ? "TCP" : "UDP", v6 ? "v6" : "v4",
+			type == SOCK_STREAM ? "SOCK_STREAM" : "SOCK_DGRAM");
+		/* Use it as a bound socket would be used. */
 		struct ref tmp = { .fd = k };
 		char buf[256];
 		struct pollfd pfd = { .fd = k, .events = POLLIN | POLLOUT };

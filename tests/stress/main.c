@@ -54,7 +54,9 @@ static void usage(FILE *f)
 		"                         signal this often (default 250)\n"
 		"      --no-traffic-interrupts  do not interrupt the traffic threads' calls\n"
 		"      --max-round-kib N  largest TLS stream per traffic round (default 256)\n"
-		"      --list             list the operation kinds and exit\n",
+		"      --list             list the operation kinds and exit\n"
+		"      --repro LIST|all   run the deterministic scenarios of the defects found so far\n"
+		"                         (each in its own process), instead of the stress run\n",
 		MAX_CHAOS_THREADS, MAX_LANES);
 }
 
@@ -98,10 +100,12 @@ static int parse_options(int argc, char **argv)
 		{ "no-traffic-interrupts", no_argument, NULL, 'n' },
 		{ "max-round-kib", required_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, 'L' },
+		{ "repro", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool seeded = false, only[N_OPS] = { false }, have_only = false;
+	char skip_arg[256] = "", only_arg[256] = "";
 	int c;
 
 	opt.seconds = 60;
@@ -118,10 +122,14 @@ static int parse_options(int argc, char **argv)
 		case 't': opt.chaos_threads = atoi(optarg); break;
 		case 'l': opt.lanes = atoi(optarg); break;
 		case 'k':
+			snprintf(skip_arg + strlen(skip_arg), sizeof(skip_arg) - strlen(skip_arg), "%s%s",
+				 skip_arg[0] ? "," : "", optarg);
 			if (parse_list(optarg, opt.skip))
 				return -1;
 			break;
 		case 'o':
+			snprintf(only_arg + strlen(only_arg), sizeof(only_arg) - strlen(only_arg), "%s%s",
+				 only_arg[0] ? "," : "", optarg);
 			if (parse_list(optarg, only))
 				return -1;
 			have_only = true;
@@ -134,6 +142,7 @@ static int parse_options(int argc, char **argv)
 			for (int op = 0; op < N_OPS; op++)
 				printf("%-20s %s\n", op_info[op].name, op_info[op].what);
 			exit(0);
+		case 'R': opt.repro = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -162,15 +171,10 @@ static int parse_options(int argc, char **argv)
 	/* The command line that repeats this run. */
 	int n = snprintf(cmdline, sizeof(cmdline), "ktls-stress --seed 0x%llx -s %d -t %d -l %d",
 			 (unsigned long long)opt.seed, opt.seconds, opt.chaos_threads, opt.lanes);
-	bool first = true;
-
-	for (int op = 0; op < N_OPS && n < (int)sizeof(cmdline) - 40; op++) {
-		if (!opt.skip[op])
-			continue;
-		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, "%s%s", first ? " --skip " : ",",
-			      op_info[op].name);
-		first = false;
-	}
+	if (skip_arg[0])
+		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --skip %s", skip_arg);
+	if (only_arg[0])
+		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --only %s", only_arg);
 	if (opt.interrupt_ms != 250)
 		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --interrupt-ms %d", opt.interrupt_ms);
 	if (!opt.traffic_eintr)
@@ -471,6 +475,8 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	close(probe);
+	if (opt.repro)
+		return repro_main(opt.repro);
 	printf("stress: seed 0x%llx, %d s, %d chaos threads, %d traffic lanes, watchdog %d s\n",
 	       (unsigned long long)opt.seed, opt.seconds, opt.chaos_threads, opt.lanes, opt.watchdog_s);
 	printf("stress: repeat with: %s\n", cmdline);
@@ -577,8 +583,14 @@ int main(int argc, char **argv)
 	int nf = atomic_load(&sh->n_findings);
 
 	printf("findings: %d\n", nf);
-	for (int i = 0; i < nf && i < MAX_FINDINGS; i++)
-		printf("  %d. %s\n", i + 1, sh->findings[i].text);
+	for (int i = 0; i < nf && i < MAX_FINDINGS; i++) {
+		int again = atomic_load(&sh->findings[i].repeats);
+
+		printf("  %d. %s", i + 1, sh->findings[i].text);
+		if (again)
+			printf(" (and %d times more)", again);
+		printf("\n");
+	}
 	if (nf > MAX_FINDINGS)
 		printf("  ... and %d more\n", nf - MAX_FINDINGS);
 	if (stuck)

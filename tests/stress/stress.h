@@ -123,6 +123,7 @@ struct thread_status {
 
 struct finding {
 	char text[512];
+	_Atomic int repeats; /* the same text found again */
 };
 
 struct traffic_totals {
@@ -159,6 +160,7 @@ struct options {
 	bool traffic_eintr;   /* also interrupt the traffic threads' calls */
 	bool verbose;
 	int max_round_kib;
+	const char *repro;    /* --repro: run these scenarios instead */
 };
 
 extern struct shared *sh;
@@ -217,5 +219,7 @@ extern const uint16_t versions[3], ciphers[3];
 /* chaos.c / traffic.c: the bodies of the two worker processes; return an exit status. */
 int chaos_main(void);
 int traffic_main(void);
+/* repro.c: the deterministic scenarios of --repro (a comma-separated list or "all"). */
+int repro_main(const char *list);
 
 #endif

@@ -181,13 +181,23 @@ long call_end(int t, long ret)
 
 void finding(const char *fmt, ...)
 {
-	int n = atomic_fetch_add(&sh->n_findings, 1);
 	char text[sizeof(sh->findings[0].text)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* The same finding again is counted, not repeated. */
+	int known = atomic_load(&sh->n_findings);
+
+	for (int i = 0; i < known && i < MAX_FINDINGS; i++) {
+		if (strcmp(sh->findings[i].text, text) == 0) {
+			atomic_fetch_add(&sh->findings[i].repeats, 1);
+			return;
+		}
+	}
+	int n = atomic_fetch_add(&sh->n_findings, 1);
+
 	if (n < MAX_FINDINGS)
 		memcpy(sh->findings[n].text, text, sizeof(text));
 	fprintf(stderr, "stress: [%.1f s] FINDING: %s (seed 0x%llx)\n",
