@@ -155,6 +155,7 @@ static int placeholder_fd = -1;
 static char data_path[64], trunc_path[64];
 static unsigned char *none_pages, *ro_page, *trunc_page;
 static _Atomic int live_slots;
+static bool udplite_available;
 
 static bool skipped(enum op op)
 {
@@ -562,6 +563,8 @@ static void op_socket(struct ctx *c)
 			insert_pair(c, fds, K_SCTP, K_SCTP, family_of(v6 == 1), slots);
 		break;
 	case 12:
+		if (!udplite_available)
+			break;
 		if (CALL(c->t, op, "inet_pair(udplite)", -1, -1, v6,
 			 inet_pair(SOCK_DGRAM, IPPROTO_UDPLITE, v6 == 1, fds)) == 0)
 			insert_pair(c, fds, K_UDPLITE, K_UDPLITE, family_of(v6 == 1), slots);
@@ -1133,7 +1136,8 @@ static void op_sockopt_other(struct ctx *c)
 		level = IPPROTO_TCP;
 		name = TCP_ULP;
 		len = (int)(sizeof("tls"));
-		memcpy(val, rnd_below(&c->rng, 4) ? "tls" : "xyz", 4);
+		/* Only "tls", which is built in: any other name makes the kernel run modprobe. */
+		memcpy(val, "tls", 4);
 		break;
 	case 9: {
 		/* Mainline kTLS keys on whatever this is (only works after TCP_ULP "tls"). */
@@ -1189,6 +1193,13 @@ static void op_sockopt_other(struct ctx *c)
 	}
 	if (skipped(OP_ERRQUEUE) && errqueue_option(level, name))
 		name = SO_KEEPALIVE, level = SOL_SOCKET;
+	/*
+	 * Names that make the kernel load modules (TCP_CONGESTION, TCP_ULP with a random name):
+	 * modprobe is slow under emulation and waits where signals cannot end it.
+	 */
+	if (level == IPPROTO_TCP && (name == TCP_CONGESTION || name == TCP_ULP) &&
+	    memcmp(val, "tls", 4) != 0)
+		name = TCP_NODELAY;
 	if (len == sizeof(int) && ival)
 		memcpy(val, &ival, sizeof(ival));
 	note_ref(c, "sockopt", &r);
@@ -2621,6 +2632,11 @@ static int setup(void)
 		pool[i].fd = -1;
 		empty_meta(&pool[i].m);
 	}
+	/* Once: a protocol the kernel lacks would make every socket() call run modprobe. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDPLITE);
+	udplite_available = fd >= 0;
+	if (fd >= 0)
+		close(fd);
 	for (int op = 0; op < N_OPS; op++)
 		if (!skipped((enum op)op))
 			total_weight += op_info[op].weight;

@@ -258,7 +258,7 @@ static void dump_threads(int history)
 		else if (start)
 			fprintf(stderr, "    %-12s tid %d: in %s (%s) fds %d,%d arg %ld for %.1f s  (%s)\n",
 				st->role, st->tid, st->call, op_info[st->op].name, st->fd[0], st->fd[1],
-				st->arg, secs(now - (uint64_t)start), st->note);
+				st->arg, now > (uint64_t)start ? secs(now - (uint64_t)start) : 0.0, st->note);
 		else
 			fprintf(stderr, "    %-12s tid %d: between calls (%llu calls)\n", st->role, st->tid,
 				(unsigned long long)atomic_load(&st->ops));
