@@ -225,12 +225,31 @@ static void release(struct ctx *c, struct ref *r)
 	r->idx = -1;
 }
 
+/*
+ * The AF_KTLS slots created last: a third of the picks of AF_KTLS sockets go there, so that
+ * threads meet on the same sockets (same-socket concurrency is where locking bugs live).
+ */
+#define HOT 6
+static _Atomic int hot[HOT] = { -1, -1, -1, -1, -1, -1 };
+static _Atomic unsigned hot_pos;
+
+static void make_hot(int idx)
+{
+	atomic_store(&hot[atomic_fetch_add(&hot_pos, 1) % HOT], idx);
+}
+
 /* Picks a random slot whose kind is in mask and holds it. */
 static bool pick(struct ctx *c, uint64_t mask, struct ref *r)
 {
 	int start = (int)rnd_below(&c->rng, NSLOTS);
+	int h = atomic_load(&hot[rnd_below(&c->rng, HOT)]);
 
 	r->idx = -1;
+	if ((mask & M_KTLS) && chance(&c->rng, 33) && h >= 0 && acquire(h, r)) {
+		if (mask & KB(r->m.kind))
+			return true;
+		release(c, r);
+	}
 	for (int i = 0; i < NSLOTS; i++) {
 		int idx = (start + i) % NSLOTS;
 
@@ -279,6 +298,8 @@ static int insert(struct ctx *c, int fd, const struct meta *m)
 			atomic_store(&s->kind, m->kind);
 			atomic_fetch_add(&live_slots, 1);
 			pthread_mutex_unlock(&s->lock);
+			if (m->kind == K_KTLS_STREAM || m->kind == K_KTLS_DGRAM)
+				make_hot(idx);
 			return idx;
 		}
 		pthread_mutex_unlock(&s->lock);

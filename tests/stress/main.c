@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"      --no-traffic-interrupts  do not interrupt the traffic threads' calls\n"
 		"      --max-round-kib N  largest TLS stream per traffic round (default 256)\n"
 		"      --list             list the operation kinds and exit\n"
+		"      --inject-corruption  the first traffic round sends one wrong byte: the run must\n"
+		"                         fail (shows that the data check works)\n"
 		"      --repro LIST|all   run the deterministic scenarios of the defects found so far\n"
 		"                         (each in its own process), instead of the stress run\n",
 		MAX_CHAOS_THREADS, MAX_LANES);
@@ -110,6 +112,7 @@ static int parse_options(int argc, char **argv)
 		{ "max-round-kib", required_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, 'L' },
 		{ "repro", required_argument, NULL, 'R' },
+		{ "inject-corruption", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -158,6 +161,7 @@ static int parse_options(int argc, char **argv)
 				printf("%-20s %s\n", op_info[op].name, op_info[op].what);
 			exit(0);
 		case 'R': opt.repro = optarg; break;
+		case 'I': opt.inject = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -194,6 +198,8 @@ static int parse_options(int argc, char **argv)
 		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --interrupt-ms %d", opt.interrupt_ms);
 	if (!opt.traffic_eintr)
 		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --no-traffic-interrupts");
+	if (opt.inject)
+		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --inject-corruption");
 	if (opt.max_round_kib != 256)
 		snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --max-round-kib %d", opt.max_round_kib);
 	return 0;

@@ -168,6 +168,7 @@ struct options {
 	bool verbose;
 	int max_round_kib;
 	const char *repro;    /* --repro: run these scenarios instead */
+	bool inject;          /* --inject-corruption: prove that the traffic check can fail */
 };
 
 extern struct shared *sh;

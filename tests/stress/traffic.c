@@ -416,6 +416,14 @@ static void tx_stream(struct worker *w)
 		struct iovec iov[8];
 		long got;
 
+		if (opt.inject && l->index == 0 && w->d == 0 && l->round == 0 && off == 0) {
+			/* --inject-corruption: the receiver must notice this byte. */
+			memcpy(w->buf, p, n < 65536 ? n : 65536);
+			w->buf[0] ^= 0x20;
+			p = w->buf;
+			n = n < 65536 ? n : 65536;
+			method = 0;
+		}
 		switch (method) {
 		case 0:
 			got = CALL(w->t, l->op, "send", d->tx_fd, -1, n, send(d->tx_fd, p, n, flags));
@@ -530,6 +538,8 @@ static void tx_datagrams(struct worker *w)
 			build_record(l, w->d, seq + j, w->buf + len, rl);
 			len += rl;
 		}
+		if (opt.inject && l->index == 0 && w->d == 0 && l->round == 0 && seq == 0)
+			w->buf[0] ^= 0x20; /* --inject-corruption: its tag is wrong now */
 		/* Pacing: keep what the receiver has not read within its buffer. */
 		for (int i = 0; i < 250 && (seq - atomic_load(&d->rx_seen)) * (P + 600) > 96 * 1024; i++)
 			usleep(2000);

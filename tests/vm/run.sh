@@ -132,10 +132,21 @@ if [ "$kunit_only" = 0 ]; then
     run_cmocka lib_handoff "$repo/build/tests/lib/handoff_test"
 fi
 
+# The stress tool's data check can fail: one wrong byte in its first round must be reported.
+stress_detects_corruption() {
+    local out rc
+    out=$("$repo/build/tests/stress/ktls-stress" --seconds 30 --threads 0 --lanes 1 \
+        --inject-corruption 2>&1)
+    rc=$?
+    printf '%s\n' "$out"
+    [ "$rc" = 1 ] && grep -qE 'FINDING: lane 0 round 0 .*(stream corrupted|never sent)' <<<"$out"
+}
+
 # Random operation sequences on AF_KTLS sockets and the sockets they are bound to, beside
 # verified traffic; a call stuck for 30 s, a data mismatch or a kernel splat fails it.
 if [ "$kunit_only" = 0 ] && [ "$stress" -gt 0 ]; then
     check stress "$repo/build/tests/stress/ktls-stress" --seconds "$stress" --skip known
+    check stress_detects_corruption stress_detects_corruption
     # What the tool passed over UNIX sockets and left in flight is released after its exit;
     # the module's reference count says when (rmmod below must then succeed at once).
     for _ in $(seq 40); do
