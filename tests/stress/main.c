@@ -573,7 +573,7 @@ int main(int argc, char **argv)
 			stuck = true;
 			break;
 		}
-		if (now - last_tick >= 10000000000ull && !stop_ns) {
+		if (now - last_tick >= 30000000000ull && !stop_ns) {
 			uint64_t calls = 0;
 
 			for (int t = 0; t < n && t < MAX_THREADS; t++)
