@@ -147,7 +147,8 @@ struct ctx {
 	int data_fd;
 	unsigned char cap[MAX_CAPTURES][2048];
 	size_t cap_len[MAX_CAPTURES];
-	pid_t children[4];
+	pid_t child;  /* the fork child, at most one at a time */
+	int child_t;  /* its status slot: the watchdog sees its calls too */
 };
 
 static struct slot pool[NSLOTS];
@@ -2113,7 +2114,7 @@ static void op_peer_garbage(struct ctx *c)
 	} else {
 		uint16_t version = chance(&c->rng, 90) ? 0x0303 : (uint16_t)rnd(&c->rng);
 
-		switch (rnd_below(&c->rng, 9)) {
+		switch (rnd_below(&c->rng, 8)) {
 		case 0:
 			n = 1 + rnd_below(&c->rng, 3000);
 			break;
@@ -2145,17 +2146,26 @@ static void op_peer_garbage(struct ctx *c)
 			n = tls_header(b, (unsigned char[]){ 0, 20, 21, 22, 24, 255 }[rnd_below(&c->rng, 6)],
 				       version, 30) + 30;
 			break;
-		case 7:
-			/* Urgent data: the byte leaves the stream unless SO_OOBINLINE. */
-			CALL(c->t, op, "send(MSG_OOB)", p.fd, -1, 1, send(p.fd, b, 1, MSG_OOB | flags));
-			release(c, &p);
-			return;
 		default:
 			n = 1 + rnd_below(&c->rng, 4); /* part of a header */
 			break;
 		}
 	}
 	CALL(c->t, op, "send", p.fd, -1, n, send(p.fd, b, n, flags));
+	release(c, &p);
+}
+
+/* Urgent data: its byte leaves the stream (unless SO_OOBINLINE) and marks a place in it. */
+static void op_peer_urgent(struct ctx *c)
+{
+	struct ref p;
+	size_t n = 1 + (chance(&c->rng, 50) ? rnd_below(&c->rng, 40) : 0);
+
+	if (!pick_peer(c, M_TCP, &p))
+		return;
+	note_ref(c, "peer urgent", &p);
+	CALL(c->t, OP_PEER_URGENT, "send(MSG_OOB)", p.fd, -1, n,
+	     send(p.fd, c->sbuf, n, MSG_OOB | MSG_DONTWAIT | MSG_NOSIGNAL));
 	release(c, &p);
 }
 
@@ -2306,33 +2316,33 @@ static void op_scm_rights(struct ctx *c)
 	}
 }
 
-static void reap_children(struct ctx *c, bool wait)
+static void reap_child(struct ctx *c, bool wait)
 {
-	for (int i = 0; i < 4; i++) {
-		if (c->children[i] <= 0)
-			continue;
-		pid_t got;
+	pid_t got;
 
+	if (c->child <= 0)
+		return;
+	do {
 		if (wait)
-			got = (pid_t)CALL(c->t, OP_FORK, "waitpid", -1, -1, c->children[i],
-					  waitpid(c->children[i], NULL, 0));
+			got = (pid_t)CALL(c->t, OP_FORK, "waitpid", -1, -1, c->child,
+					  waitpid(c->child, NULL, 0));
 		else
-			got = waitpid(c->children[i], NULL, WNOHANG);
-		if (got == c->children[i] || (got < 0 && errno == ECHILD))
-			c->children[i] = 0;
+			got = waitpid(c->child, NULL, WNOHANG);
+	} while (wait && got < 0 && errno == EINTR);
+	if (got == c->child || (got < 0 && errno == ECHILD)) {
+		c->child = 0;
+		/* Killed by its alarm in the middle of a call: that call is over. */
+		atomic_store(&sh->threads[c->child_t].start_ns, 0);
 	}
 }
 
 static void op_fork(struct ctx *c)
 {
 	struct ref refs[3];
-	int fds[3], n = 0, slot = -1;
+	int fds[3], n = 0;
 
-	reap_children(c, false);
-	for (int i = 0; i < 4; i++)
-		if (c->children[i] == 0)
-			slot = i;
-	if (slot < 0)
+	reap_child(c, false);
+	if (c->child)
 		return;
 	for (int i = 0; i < 3; i++)
 		if (pick_target(c, 70, &refs[n]))
@@ -2343,48 +2353,58 @@ static void op_fork(struct ctx *c)
 	pid_t pid = (pid_t)CALL(c->t, OP_FORK, "fork", fds[0], -1, n, fork());
 
 	if (pid == 0) {
-		/* Only system calls from here on: other threads may have held locks at fork. */
+		/*
+		 * Only system calls from here on (other threads may have held locks at fork), each
+		 * bracketed in this thread's child slot so that the watchdog sees a stuck one.
+		 */
 		struct rng r = c->rng;
 		struct pollfd pfd;
+		int t = c->child_t;
 
+		in_fork_child = true;
+		atomic_store(&sh->threads[t].tid, (int)getpid());
 		alarm(3);
 		for (int i = 0; i < 8; i++) {
 			int fd = fds[rnd_below(&r, (uint32_t)n)];
 
 			switch (rnd_below(&r, 7)) {
 			case 0:
-				send(fd, c->sbuf, rnd_size(&r, 20000), MSG_DONTWAIT | MSG_NOSIGNAL);
+				CALL(t, OP_FORK, "child send", fd, -1, 0,
+				     send(fd, c->sbuf, rnd_size(&r, 20000), MSG_DONTWAIT | MSG_NOSIGNAL));
 				break;
 			case 1:
-				recv(fd, c->rbuf, rnd_size(&r, 20000), MSG_DONTWAIT);
+				CALL(t, OP_FORK, "child recv", fd, -1, 0,
+				     recv(fd, c->rbuf, rnd_size(&r, 20000), MSG_DONTWAIT));
 				break;
 			case 2:
 				pfd.fd = fd;
 				pfd.events = POLLIN | POLLOUT;
-				poll(&pfd, 1, 10);
+				CALL(t, OP_FORK, "child poll", fd, -1, 10, poll(&pfd, 1, 10));
 				break;
 			case 3:
-				close(fd);
+				CALL(t, OP_FORK, "child close", fd, -1, 0, close(fd));
 				break;
 			case 4:
-				recv(fd, c->rbuf, 100, 0); /* may block until the alarm ends us */
+				/* May block until the alarm ends the child. */
+				CALL(t, OP_FORK, "child recv(blocking)", fd, -1, 0, recv(fd, c->rbuf, 100, 0));
 				break;
 			case 5:
 				if (!skipped(OP_SHUTDOWN_TCP) && !skipped(OP_SHUTDOWN_UDP))
-					shutdown(fd, SHUT_RDWR);
+					CALL(t, OP_FORK, "child shutdown", fd, -1, 0, shutdown(fd, SHUT_RDWR));
 				break;
 			default: {
 				unsigned char keys[64];
+				unsigned size = fill_keys(keys, KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128, 0, 0, 1);
 
-				setsockopt(fd, SOL_KTLS, KTLS_TX, keys,
-					   fill_keys(keys, KTLS_VERSION_TLS_1_3, KTLS_CIPHER_AES_GCM_128, 0, 0, 1));
+				CALL(t, OP_FORK, "child setsockopt", fd, -1, 0,
+				     setsockopt(fd, SOL_KTLS, KTLS_TX, keys, size));
 			}
 			}
 		}
 		_exit(0);
 	}
 	if (pid > 0) {
-		c->children[slot] = pid;
+		c->child = pid;
 		atomic_fetch_add(&sh->fork_children, 1);
 	}
 	for (int i = 0; i < n; i++)
@@ -2545,6 +2565,7 @@ static void run_op(struct ctx *c, enum op op)
 	case OP_CLOSE_BUSY: op_close(c, true); break;
 	case OP_PEER_RESET: op_peer_reset(c); break;
 	case OP_PEER_GARBAGE: op_peer_garbage(c); break;
+	case OP_PEER_URGENT: op_peer_urgent(c); break;
 	case OP_REPLAY: op_replay(c); break;
 	case OP_SCM_RIGHTS: op_scm_rights(c); break;
 	case OP_FORK: op_fork(c); break;
@@ -2585,6 +2606,9 @@ static void *chaos_thread(void *arg)
 
 	snprintf(role, sizeof(role), "chaos %d", c->index);
 	c->t = register_thread(role);
+	snprintf(role, sizeof(role), "chaos %d child", c->index);
+	c->child_t = register_thread(role); /* takes over the tid of this thread until a fork */
+	atomic_store(&sh->threads[c->child_t].tid, 0);
 	start_interrupt_timer(opt.interrupt_ms);
 	while (!atomic_load(&sh->stop)) {
 		enum op op = choose_op(c);
@@ -2592,9 +2616,10 @@ static void *chaos_thread(void *arg)
 		set_note(c->t, "%s", op_info[op].name);
 		run_op(c, op);
 		if ((atomic_load(&sh->threads[c->t].ops) & 63) == 0)
-			reap_children(c, false);
+			reap_child(c, false);
 	}
-	reap_children(c, true);
+	reap_child(c, true);
+	thread_finished(c->child_t);
 	thread_finished(c->t);
 	return NULL;
 }

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +337,93 @@ static int poll_blocks(void)
 	return 0;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct urgent_receiver {
+	int fd;
+	volatile pid_t tid;
+	volatile int done;
+};
+
+static void *urgent_receive(void *arg)
+{
+	struct urgent_receiver *u = arg;
+	char buf[128];
+
+	u->tid = (pid_t)syscall(SYS_gettid);
+	recv(u->fd, buf, sizeof(buf), 0); /* EINTR, EBADMSG or EAGAIN: anything but a loop */
+	u->done = 1;
+	return NULL;
+}
+
+static char task_state(pid_t tid)
+{
+	char path[64], buf[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+	fclose(f);
+	buf[n] = '\0';
+	char *st = strrchr(buf, ')');
+
+	return st && st[1] ? st[2] : '?';
+}
+
+/*
+ * The peer sends a TLS record header, then one urgent byte
+ * (MSG_OOB makes the last byte of a send urgent), then more data, and signals the receiver,
+ * which sleeps in recv. Both run on one CPU, so the receiver wakes only after all of it. It
+ * reads the header, stops at the urgent mark, and reads again: tcp_recvmsg returns EAGAIN at
+ * the mark while a signal is pending (net/ipv4/tcp.c, "Are we at urgent data?"), although
+ * tcp_poll says readable. A receive that checks signals only while the socket is not readable
+ * loops there, and the pending signal never gets delivered.
+ */
+static int tcp_urgent_signal(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	cpu_set_t one;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	for (int i = 0; i < 5; i++) {
+		int tcp[2], k[2];
+		pthread_t th;
+		struct urgent_receiver u = { 0 };
+		unsigned char head_urgent[6] = { 0x17, 0x03, 0x03, 0x00, 0x40, 'U' };
+		char rest[200];
+
+		if (pair(false, tcp, k))
+			return say("set-up failed: %s", errname(errno)), 3;
+		set_timeout(k[1], SO_RCVTIMEO, 3000);
+		u.fd = k[1];
+		pthread_create(&th, NULL, urgent_receive, &u);
+		for (int w = 0; w < 5000 && (!u.tid || task_state(u.tid) != 'S'); w++)
+			usleep(1000);
+		memset(rest, 'z', sizeof(rest));
+		send(tcp[0], head_urgent, sizeof(head_urgent), MSG_OOB);
+		send(tcp[0], rest, sizeof(rest), 0);
+		syscall(SYS_tgkill, getpid(), u.tid, SIGUSR1);
+		pthread_join(th, NULL);
+		for (int j = 0; j < 2; j++) {
+			close(k[j]);
+			close(tcp[j]);
+		}
+	}
+	say("ok: 5 receives at the peer's urgent byte with a signal pending returned");
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(void);
@@ -348,6 +437,7 @@ static const struct {
 	{ "shutdown-bound-udp", shutdown_bound_udp, "recv after shutdown(SHUT_RD) of the bound UDP socket" },
 	{ "udp-recverr", udp_recverr, "recv with an ICMP error queued by IP_RECVERR on the bound UDP socket" },
 	{ "tcp-tx-timestamps", tcp_tx_timestamps, "recv with TX timestamps on the bound TCP socket's error queue" },
+	{ "tcp-urgent-signal", tcp_urgent_signal, "recv at the peer's urgent byte with a signal pending" },
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

@@ -21,7 +21,8 @@
 
 #define MAX_CHAOS_THREADS 32
 #define MAX_LANES 16
-#define MAX_THREADS (MAX_CHAOS_THREADS + 2 * MAX_LANES + 2)
+/* Chaos threads and their fork children, four threads per lane, the chaos main thread. */
+#define MAX_THREADS (2 * MAX_CHAOS_THREADS + 4 * MAX_LANES + 2)
 #define HISTORY 24
 #define MAX_FINDINGS 64
 
@@ -62,7 +63,8 @@
 	X(CLOSE, "close", 6, "close any pool fd, also while other threads use it")                 \
 	X(CLOSE_BUSY, "close-busy", 3, "close an fd another thread is blocked on")                 \
 	X(PEER_RESET, "peer-reset", 2, "SO_LINGER {1,0} + close on the peer of a bound socket")    \
-	X(PEER_GARBAGE, "peer-garbage", 4, "garbage, half records, urgent data from the peer")     \
+	X(PEER_GARBAGE, "peer-garbage", 4, "garbage, half records, bad headers from the peer")      \
+	X(PEER_URGENT, "peer-urgent", 1, "urgent data (MSG_OOB) from the peer of a bound TCP socket") \
 	X(REPLAY, "replay", 2, "records captured on a peer socket re-injected anywhere")           \
 	X(SCM_RIGHTS, "scm-rights", 2, "fds passed over UNIX sockets, closed in the sender, "      \
 				       "some left in flight")                                      \
@@ -80,7 +82,7 @@
  * default of make stress and make check). Empty it as the fixes land; `ktls-stress --repro all`
  * shows the state of each defect.
  */
-#define KNOWN_DEFECTS "raw-bind,shutdown-bound-udp,errqueue"
+#define KNOWN_DEFECTS "raw-bind,shutdown-bound-udp,errqueue,peer-urgent"
 
 enum op {
 #define X(id, name, weight, what) OP_##id,
@@ -197,6 +199,8 @@ size_t rnd_size(struct rng *r, size_t max);
 void rnd_bytes(struct rng *r, void *buf, size_t len);
 
 int register_thread(const char *role);
+/* In a forked child: report nothing (stdio may be locked by a thread that is not there). */
+extern bool in_fork_child;
 void thread_finished(int t);
 void call_begin(int t, enum op op, const char *call, int fd0, int fd1, long arg);
 /* Describes what the next calls of thread t work on (kept in its history). */

@@ -86,6 +86,7 @@ void rnd_bytes(struct rng *r, void *buf, size_t len)
 }
 
 static __thread int my_index = -1;
+bool in_fork_child;
 
 int register_thread(const char *role)
 {
@@ -164,7 +165,7 @@ long call_end(int t, long ret)
 	atomic_store_explicit(&st->start_ns, 0, memory_order_release);
 	atomic_fetch_add_explicit(&st->ops, 1, memory_order_relaxed);
 	count((enum op)st->op, err);
-	if (err >= 512) {
+	if (err >= 512 && !in_fork_child) {
 		/* Kernel-internal errnos (ERESTARTSYS, ENOTSUPP, ...) must never reach userspace. */
 		int domain = 0;
 		socklen_t len = sizeof(domain);

@@ -31,6 +31,16 @@ settle() {
         sleep 0.25
     done
     echo "module references after the run: $(cat /sys/module/af_ktls/refcnt) ($((SECONDS - t0)) s)"
+    [ "$(cat /sys/module/af_ktls/refcnt)" = 0 ] && return
+    # Who still holds AF_KTLS sockets: the per-protocol socket counts, and processes with fds.
+    grep -E '^(protocol|AF_KTLS|UNIX|TCP |UDP )' /proc/net/protocols | cut -c1-40
+    cat /proc/net/sockstat
+    for p in /proc/[0-9]*; do
+        n=$(ls -l "$p/fd" 2>/dev/null | grep -c socket)
+        [ "$n" -gt 0 ] && echo "pid ${p#/proc/} ($(cat "$p/comm")): $n sockets, state $(awk '{print $3}' "$p/stat")"
+    done
+    sleep 30
+    echo "module references 30 s later: $(cat /sys/module/af_ktls/refcnt)"
 }
 
 dmesg -C
