@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1406,6 +1407,72 @@ TEST(recv_with_tx_timestamps_queued_times_out)
 	child = run_child(child_recv, &br, &rfd);
 	w = watch_child(_metadata, child, rfd, 3000, rescue_drain_errqueue, &c.ua);
 	expect_returned(_metadata, &w, -1, EAGAIN, 400, 500 + PROMPT_MS);
+	close(rfd);
+	conn_close(&c);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* Rescue for a reader stuck at the urgent mark: reads the bound TCP socket empty. */
+static void rescue_drain_tcp(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[512];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/*
+ * Found by ktls-stress: the peer sends a record header, one urgent byte (MSG_OOB makes the last
+ * byte of a send urgent) and more data, then the reader is signalled. With both on one CPU the
+ * reader wakes only after all of it: it reads the header, stops at the urgent mark, and reads
+ * again with the signal pending. There tcp_recvmsg returns EAGAIN although tcp_poll says
+ * readable (net/ipv4/tcp.c, "Are we at urgent data?"). The recv must still end promptly: EINTR
+ * for the signal (or the stream's error), never a loop that the pending signal cannot end.
+ */
+TEST(recv_at_the_urgent_mark_with_a_signal_pending_returns)
+{
+	unsigned char head_urgent[6] = { KTLS_RECORD_APPLICATION_DATA, 0x03, 0x03, 0x00, 0x40, 'U' };
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct blocking_recv br = { .timeout_ms = 3000 };
+	char rest[200];
+	cpu_set_t one;
+	struct watch w;
+	struct conn c;
+	int rfd;
+	pid_t child;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+	conn_open(&c, TLS13, AES128);
+	br.fd = c.b;
+	child = run_child(child_recv, &br, &rfd);
+	for (int i = 0; i < 500 && ktls_task_state(child, child) != 'S'; i++)
+		ktls_sleep_ms(10);
+	ktls_sleep_ms(100);
+	memset(rest, 'z', sizeof(rest));
+	ASSERT_EQ(send(c.ua, head_urgent, sizeof(head_urgent), MSG_OOB), (ssize_t)sizeof(head_urgent));
+	ASSERT_EQ(send(c.ua, rest, sizeof(rest), 0), (ssize_t)sizeof(rest));
+	ASSERT_EQ(kill(child, SIGUSR1), 0);
+	w = watch_child(_metadata, child, rfd, 3000, rescue_drain_tcp, &c.ub);
+	EXPECT_TRUE(w.finished);
+	EXPECT_FALSE(w.spun);
+	if (w.finished) {
+		EXPECT_EQ(w.result.ret, -1);
+		EXPECT_TRUE(w.result.err == EINTR || w.result.err == EBADMSG);
+		EXPECT_LE(w.result.ms, PROMPT_MS + 500);
+	} else {
+		TH_LOG("%s", w.killed ? "SIGKILL ended it" :
+			     w.rescued ? "it was unkillable (ended by the rescue)" :
+					 "it is unkillable and still running");
+	}
 	close(rfd);
 	conn_close(&c);
 }

@@ -273,7 +273,9 @@ static int blocked_sender(int tcp[2], int k[2], pthread_t *th, struct blocker *b
 		return -1;
 	setsockopt(tcp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	setsockopt(tcp[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	set_timeout(tcp[0], SO_SNDTIMEO, 6000); /* the bound socket's timeout ends the block */
+	/* Ends the block: the AF_KTLS socket's timeout (and the bound one's, for older modules). */
+	set_timeout(k[0], SO_SNDTIMEO, 6000);
+	set_timeout(tcp[0], SO_SNDTIMEO, 6000);
 	start_blocker(th, b, k[0], true);
 	return 0;
 }
