@@ -1802,6 +1802,40 @@ TEST(dtls_peek_into_a_short_buffer_sets_msg_trunc)
 }
 
 /*
+ * Found by ktls-stress: DTLS keeps message boundaries. A send that fits one record
+ * (KTLS_DTLS_MTU less the record's overhead) arrives as one datagram, whatever sizes came
+ * before it (OpenSSL's SSL_write makes one record of it too). Sizes of 1 byte to the limit, in
+ * a fixed pseudo-random order; the MTU is above a page, where records were cut at page chunks.
+ */
+TEST(dtls_send_that_fits_the_mtu_is_one_datagram)
+{
+	static unsigned char out[9000], in[9000];
+	uint32_t mtu = 9000, seed = 42;
+	size_t limit = mtu - (13 + 8 + 16); /* AES-GCM: header, explicit nonce, tag */
+	struct conn c;
+
+	conn_open(&c, DTLS, AES128);
+	ASSERT_EQ(setsockopt(c.a, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), 0);
+	ktls_pattern(out, sizeof(out), 17);
+	for (int i = 0; i < 300; i++) {
+		size_t len;
+		ssize_t got;
+
+		seed = seed * 1103515245 + 12345;
+		len = 1 + (seed >> 8) % limit;
+		ASSERT_EQ(send(c.a, out, len, 0), (ssize_t)len);
+		got = recv(c.b, in, sizeof(in), 0);
+		EXPECT_EQ(got, (ssize_t)len);
+		if (got != (ssize_t)len) {
+			TH_LOG("send %d of %zu bytes arrived as a datagram of %zd", i, len, got);
+			break;
+		}
+		EXPECT_EQ(memcmp(in, out, len), 0);
+	}
+	conn_close(&c);
+}
+
+/*
  * Found while porting (tls.*.multi_chunk_sendfile): sendfile() of a file's last bytes must
  * send them. The page cache hands the final part with SPLICE_F_MORE set (a short read) and the
  * socket's splice_eof is what tells it the file ended; mainline pushes its open record there.

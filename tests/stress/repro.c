@@ -426,6 +426,38 @@ static int tcp_urgent_signal(void)
 	return 0;
 }
 
+/*
+ * DTLS keeps message boundaries: a send that fits one record (KTLS_DTLS_MTU minus the record's
+ * overhead) must arrive as one datagram, as OpenSSL's SSL_write makes one record of it.
+ */
+static int dtls_send_that_fits_is_one_datagram(void)
+{
+	int udp[2], k[2];
+	uint32_t mtu = 9000;
+	static unsigned char out[9000], in[9000];
+	struct rng r = { 42 };
+
+	if (pair(true, udp, k) || setsockopt(k[0], SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)))
+		return say("set-up failed: %s", errname(errno)), 3;
+	memset(out, 'm', sizeof(out));
+	/* Sizes of one to mtu - 37 (AES-GCM's overhead) bytes, in a seeded order. */
+	for (int i = 0; i < 300; i++) {
+		size_t len = 1 + rnd_below(&r, mtu - 37);
+
+		if (send(k[0], out, len, 0) != (ssize_t)len)
+			return say("send %d: %s", i, errname(errno)), 3;
+		ssize_t got = recv(k[1], in, sizeof(in), 0);
+
+		if (got != (ssize_t)len) {
+			say("DEFECT: send %d of %zu bytes (KTLS_DTLS_MTU %u: records of up to %u bytes) "
+			    "arrived as a datagram of %zd bytes", i, len, mtu, mtu - 37, got);
+			return 1;
+		}
+	}
+	say("ok: 300 sends of 1 to %u bytes with KTLS_DTLS_MTU %u arrived whole", mtu - 37, mtu);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(void);
@@ -435,6 +467,7 @@ static const struct {
 	{ "dontwait-recv-blocks", dontwait_recv_blocks, "recv(MSG_DONTWAIT) while another thread is blocked in recv" },
 	{ "dontwait-send-blocks", dontwait_send_blocks, "send(MSG_DONTWAIT) while another thread is blocked in send" },
 	{ "poll-blocks", poll_blocks, "poll(timeout 0) while send and setsockopt are blocked" },
+	{ "dtls-big-mtu", dtls_send_that_fits_is_one_datagram, "a DTLS send that fits the MTU is one datagram" },
 	/* Last: each of these leaves a process spinning in the kernel when the defect is there. */
 	{ "shutdown-bound-udp", shutdown_bound_udp, "recv after shutdown(SHUT_RD) of the bound UDP socket" },
 	{ "udp-recverr", udp_recverr, "recv with an ICMP error queued by IP_RECVERR on the bound UDP socket" },
