@@ -2727,6 +2727,29 @@ int chaos_main(void)
 	for (int i = 0; i < opt.chaos_threads; i++) {
 		struct ctx *c = ctx[i];
 
+		/* What is still in flight comes back and is closed, rather than left to the GC. */
+		while (c->unix_pair[1] >= 0) {
+			char rbuf[CMSG_SPACE(sizeof(int) * 16)], byte;
+			struct iovec iov = { &byte, 1 };
+			struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = rbuf,
+					      .msg_controllen = sizeof(rbuf) };
+
+			if (CALL(t, OP_INTERNAL, "recvmsg(drain)", c->unix_pair[1], -1, 0,
+				 recvmsg(c->unix_pair[1], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) <= 0)
+				break;
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+				if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+					continue;
+				int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+				for (int f = 0; f < got && f < 16; f++) {
+					int fd;
+
+					memcpy(&fd, CMSG_DATA(cm) + sizeof(int) * (size_t)f, sizeof(fd));
+					CALL(t, OP_INTERNAL, "close", fd, -1, 0, close(fd));
+				}
+			}
+		}
 		for (int j = 0; j < 2; j++) {
 			if (c->unix_pair[j] >= 0)
 				CALL(t, OP_INTERNAL, "close", c->unix_pair[j], -1, 0, close(c->unix_pair[j]));

@@ -453,6 +453,41 @@ static void print_traffic(void)
 	       (unsigned long long)atomic_load(&sh->ulp_rounds));
 }
 
+/*
+ * After the workers exit, AF_KTLS files can still be in flight in garbage cycles of UNIX
+ * sockets (the chaos sends UNIX sockets over themselves). Every UNIX socket release schedules
+ * the collector, but not while a collection is running, so the last garbage may wait for some
+ * later release. Releasing UNIX sockets here until the module's count drops leaves the kernel
+ * as it was before the run (so rmmod can follow at once).
+ */
+static void settle_module(void)
+{
+	uint64_t t0 = now_ns();
+	long refs = -1;
+
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen("/sys/module/af_ktls/refcnt", "r");
+		int pair[2];
+
+		if (!f || fscanf(f, "%ld", &refs) != 1)
+			refs = -1;
+		if (f)
+			fclose(f);
+		if (refs <= 0)
+			break;
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) == 0) {
+			close(pair[0]);
+			close(pair[1]);
+		}
+		usleep(50 * 1000);
+	}
+	if (refs > 0)
+		finding("the module still has %ld references %.1f s after every fd of the run was closed",
+			refs, secs(now_ns() - t0));
+	else if (refs == 0)
+		printf("stress: module references back to 0 after %.1f s\n", secs(now_ns() - t0));
+}
+
 /* --- the run ------------------------------------------------------------------------------- */
 
 static pid_t spawn(int (*body)(void))
@@ -597,6 +632,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "stress: the %s process (pid %d) survived SIGKILL: left behind\n",
 					child_name[i], (int)children[i]);
 	}
+	if (!stuck)
+		settle_module();
 	kmsg_poll();
 	print_counts(elapsed);
 	print_traffic();
