@@ -75,6 +75,8 @@
 	X(TRAFFIC_TLS, "traffic-tls", 0, "verified TLS 1.2/1.3 streams between AF_KTLS sockets")   \
 	X(TRAFFIC_ULP, "traffic-ulp", 0, "verified TLS streams, AF_KTLS against mainline kTLS")    \
 	X(TRAFFIC_DTLS, "traffic-dtls", 0, "verified DTLS 1.2 datagrams between AF_KTLS sockets")  \
+	X(PEEK_WAITALL, "peek-waitall", 0, "verified TLS receives may combine MSG_PEEK with "       \
+				      "MSG_WAITALL (across records)")                              \
 	X(DTLS_BIG_MTU, "dtls-big-mtu", 0, "verified DTLS rounds may use KTLS_DTLS_MTU over 4 KiB "  \
 				      "(else at most 4096)")                                       \
 	X(INTERNAL, "internal", 0, "the tool's own set-up and teardown calls")

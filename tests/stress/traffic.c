@@ -757,8 +757,8 @@ static void rx_stream(struct worker *w)
 
 		if (peek)
 			flags |= MSG_PEEK;
-		else if (chance(r, 15))
-			flags |= MSG_WAITALL;
+		if ((!peek || !opt.skip[OP_PEEK_WAITALL]) && chance(r, peek ? 40 : 15))
+			flags |= MSG_WAITALL; /* with MSG_PEEK: data of several records at once */
 		if (chance(r, 35) || edge)
 			flags |= MSG_DONTWAIT;
 		long got = rx_call(w, d->rx_fd, w->buf, n, flags, &fl);
