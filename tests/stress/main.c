@@ -47,7 +47,7 @@ static void usage(FILE *f)
 		"  -t, --threads N        chaos threads (default 4, at most %d)\n"
 		"  -l, --lanes N          verified-traffic lanes, four threads each (default 2, at most %d)\n"
 		"      --skip A,B,...     leave out these operation kinds (see --list); 'known' stands\n"
-		"                         for the kinds that trigger known defects: " KNOWN_DEFECTS "\n"
+		"                         for the kinds that trigger known defects: %s\n"
 		"      --only A,B,...     run only these chaos operation kinds (and the traffic)\n"
 		"      --watchdog S       a call inside the kernel this long is a hang (default 30)\n"
 		"      --interrupt-ms N   every chaos thread's blocking calls are interrupted by a\n"
@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"                         fail (shows that the data check works)\n"
 		"      --repro LIST|all   run the deterministic scenarios of the defects found so far\n"
 		"                         (each in its own process), instead of the stress run\n",
-		MAX_CHAOS_THREADS, MAX_LANES);
+		MAX_CHAOS_THREADS, MAX_LANES, KNOWN_DEFECTS[0] ? KNOWN_DEFECTS : "none today");
 }
 
 static int op_by_name(const char *name)
@@ -138,9 +138,13 @@ static int parse_options(int argc, char **argv)
 			char copy[256], *save = NULL;
 
 			snprintf(copy, sizeof(copy), "%s", optarg);
-			for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-				snprintf(skip_arg + strlen(skip_arg), sizeof(skip_arg) - strlen(skip_arg), "%s%s",
-					 skip_arg[0] ? "," : "", strcmp(tok, "known") == 0 ? KNOWN_DEFECTS : tok);
+			for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				const char *add = strcmp(tok, "known") == 0 ? KNOWN_DEFECTS : tok;
+
+				if (add[0])
+					snprintf(skip_arg + strlen(skip_arg), sizeof(skip_arg) - strlen(skip_arg),
+						 "%s%s", skip_arg[0] ? "," : "", add);
+			}
 			if (parse_list(optarg, opt.skip))
 				return -1;
 			break;
