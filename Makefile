@@ -8,6 +8,7 @@
 #   make demo          real handshakes, 64 MiB each way through af_ktls / userspace / ulp, a table
 #   make lib           libafktls (C: OpenSSL/GnuTLS session -> AF_KTLS) into build/lib, with
 #                      pkg-config files; make -C lib install PREFIX=... installs it
+#   make stress        ktls-stress on the debug kernel (STRESS_SECONDS, default 300; STRESS_ARGS)
 #   make bench         af_ktls against mainline kTLS, userspace and plain sockets in the test VM
 #                      (BENCH=scenario[,scenario], SMP=1|2; see Documentation/benchmarks.md)
 #
@@ -29,7 +30,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
 KDIR_LLVM = $(if $(shell grep -sx CONFIG_CC_IS_CLANG=y $(KDIR)/.config),LLVM=-$(LLVM_VERSION))
 KBUILD_MAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) BINDGEN=$(BINDGEN) $(KDIR_LLVM)
 
-.PHONY: all module kernel check kunit-fail clippy-module clean demo bench aead-bench fuzz lib
+.PHONY: all module kernel check kunit-fail clippy-module clean demo bench aead-bench fuzz lib stress
 
 all: module
 
@@ -63,6 +64,14 @@ clean:
 
 demo:
 	tools/demo.sh
+
+# STRESS_ARGS go to ktls-stress (e.g. --seed 0x1234, --threads 8); "--skip known" leaves out the
+# operation kinds that trigger known, unfixed kernel defects (KNOWN_DEFECTS in
+# tests/stress/stress.h). STRESS_ARGS= runs everything.
+STRESS_SECONDS ?= 300
+STRESS_ARGS ?= --skip known
+stress:
+	tools/stress.sh $(STRESS_SECONDS) $(STRESS_ARGS)
 
 bench:
 	BENCH="$(BENCH)" SMP="$(SMP)" TCG_SMP="$(TCG_SMP)" BENCH_MODES="$(BENCH_MODES)" \

@@ -5,7 +5,8 @@
 #   tools/check.sh --vm-only  module build and the VM suite only
 #
 # AF_KTLS_CHECK_FLAVOURS (default "base debug") picks the kernels the VM suite runs on;
-# AF_KTLS_CHECK_INTEROP=0 leaves out the interop matrix; AF_KTLS_KUNIT_FAIL=1 (make kunit-fail)
+# AF_KTLS_CHECK_INTEROP=0 leaves out the interop matrix; AF_KTLS_CHECK_STRESS (default 60) is
+# how many seconds ktls-stress runs on the debug kernel (0: not at all); AF_KTLS_KUNIT_FAIL=1 (make kunit-fail)
 # builds the module with one failing KUnit case and runs only the KUnit part of the VM suite;
 # AF_KTLS_CHECK_LOGS (default build/check) is where each step's log goes.
 # Ends with a plain "N passed, N failed" line; exits non-zero on any failure.
@@ -86,6 +87,7 @@ step lib_tests_build make -s -C tests/lib
 if [ "$vm_only" = 0 ]; then
     step lib_keys_test build/tests/lib/keys_test
 fi
+step stress_build make -s -C tests/stress
 # ktls-tool drives the interop tests in the VM (which has no cargo); the example is the
 # documented Rust program. Naming an --example makes cargo build only the named targets, so the
 # binary is named too, and the step checks that all exist.
@@ -114,6 +116,10 @@ for f in $flavours; do
     # The benchmark's smoke runs on the base kernel (its ceiling module is built for that one).
     [ "$f" = debug ] && suite+=(--no-bench)
     [ "${AF_KTLS_KUNIT_FAIL:-0}" = 1 ] && suite+=(--kunit-only)
+    # The stress tool on the debug kernel, where KASAN, lockdep and the hung-task detector see it.
+    if [ "$f" = debug ] && [ "${AF_KTLS_CHECK_STRESS:-60}" -gt 0 ]; then
+        suite+=(--stress "${AF_KTLS_CHECK_STRESS:-60}")
+    fi
     tools/vm-run "${opt[@]}" --timeout 1200 -- "${suite[@]}" 2>&1 | tee "$vmlog"
     line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' "$vmlog" | tail -1)
     if [ -z "$line" ]; then

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1410,6 +1411,72 @@ TEST(recv_with_tx_timestamps_queued_times_out)
 	conn_close(&c);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* Rescue for a reader stuck at the urgent mark: reads the bound TCP socket empty. */
+static void rescue_drain_tcp(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[512];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/*
+ * Found by ktls-stress: the peer sends a record header, one urgent byte (MSG_OOB makes the last
+ * byte of a send urgent) and more data, then the reader is signalled. With both on one CPU the
+ * reader wakes only after all of it: it reads the header, stops at the urgent mark, and reads
+ * again with the signal pending. There tcp_recvmsg returns EAGAIN although tcp_poll says
+ * readable (net/ipv4/tcp.c, "Are we at urgent data?"). The recv must still end promptly: EINTR
+ * for the signal (or the stream's error), never a loop that the pending signal cannot end.
+ */
+TEST(recv_at_the_urgent_mark_with_a_signal_pending_returns)
+{
+	unsigned char head_urgent[6] = { KTLS_RECORD_APPLICATION_DATA, 0x03, 0x03, 0x00, 0x40, 'U' };
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct blocking_recv br = { .timeout_ms = 3000 };
+	char rest[200];
+	cpu_set_t one;
+	struct watch w;
+	struct conn c;
+	int rfd;
+	pid_t child;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+	conn_open(&c, TLS13, AES128);
+	br.fd = c.b;
+	child = run_child(child_recv, &br, &rfd);
+	for (int i = 0; i < 500 && ktls_task_state(child, child) != 'S'; i++)
+		ktls_sleep_ms(10);
+	ktls_sleep_ms(100);
+	memset(rest, 'z', sizeof(rest));
+	ASSERT_EQ(send(c.ua, head_urgent, sizeof(head_urgent), MSG_OOB), (ssize_t)sizeof(head_urgent));
+	ASSERT_EQ(send(c.ua, rest, sizeof(rest), 0), (ssize_t)sizeof(rest));
+	ASSERT_EQ(kill(child, SIGUSR1), 0);
+	w = watch_child(_metadata, child, rfd, 3000, rescue_drain_tcp, &c.ub);
+	EXPECT_TRUE(w.finished);
+	EXPECT_FALSE(w.spun);
+	if (w.finished) {
+		EXPECT_EQ(w.result.ret, -1);
+		EXPECT_TRUE(w.result.err == EINTR || w.result.err == EBADMSG);
+		EXPECT_LE(w.result.ms, PROMPT_MS + 500);
+	} else {
+		TH_LOG("%s", w.killed ? "SIGKILL ended it" :
+			     w.rescued ? "it was unkillable (ended by the rescue)" :
+					 "it is unkillable and still running");
+	}
+	close(rfd);
+	conn_close(&c);
+}
+
 /*
  * Defect 9: bind() takes only a connected TCP (SOCK_STREAM) or UDP (SOCK_DGRAM) socket of
  * AF_INET or AF_INET6. Everything else is EPROTOTYPE, or ENOTCONN when it is TCP/UDP but not
@@ -1731,6 +1798,40 @@ TEST(dtls_peek_into_a_short_buffer_sets_msg_trunc)
 	EXPECT_EQ(memcmp(in, out, 10), 0);
 	EXPECT_EQ(recv(c.b, in, sizeof(in), 0), sizeof(out));
 	EXPECT_EQ(memcmp(in, out, sizeof(out)), 0);
+	conn_close(&c);
+}
+
+/*
+ * Found by ktls-stress: DTLS keeps message boundaries. A send that fits one record
+ * (KTLS_DTLS_MTU less the record's overhead) arrives as one datagram, whatever sizes came
+ * before it (OpenSSL's SSL_write makes one record of it too). Sizes of 1 byte to the limit, in
+ * a fixed pseudo-random order; the MTU is above a page, where records were cut at page chunks.
+ */
+TEST(dtls_send_that_fits_the_mtu_is_one_datagram)
+{
+	static unsigned char out[9000], in[9000];
+	uint32_t mtu = 9000, seed = 42;
+	size_t limit = mtu - (13 + 8 + 16); /* AES-GCM: header, explicit nonce, tag */
+	struct conn c;
+
+	conn_open(&c, DTLS, AES128);
+	ASSERT_EQ(setsockopt(c.a, SOL_KTLS, KTLS_DTLS_MTU, &mtu, sizeof(mtu)), 0);
+	ktls_pattern(out, sizeof(out), 17);
+	for (int i = 0; i < 300; i++) {
+		size_t len;
+		ssize_t got;
+
+		seed = seed * 1103515245 + 12345;
+		len = 1 + (seed >> 8) % limit;
+		ASSERT_EQ(send(c.a, out, len, 0), (ssize_t)len);
+		got = recv(c.b, in, sizeof(in), 0);
+		EXPECT_EQ(got, (ssize_t)len);
+		if (got != (ssize_t)len) {
+			TH_LOG("send %d of %zu bytes arrived as a datagram of %zd", i, len, got);
+			break;
+		}
+		EXPECT_EQ(memcmp(in, out, len), 0);
+	}
 	conn_close(&c);
 }
 
