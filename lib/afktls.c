@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * libafktls core: the family number, socket + bind + keys, receiving application data and
  * closing. No TLS library here; libafktls-openssl and libafktls-gnutls build on it.

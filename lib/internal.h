@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
 /*
  * Shared between libafktls and the per-TLS-library parts. The afktls__ functions are exported
  * by libafktls for libafktls-openssl and libafktls-gnutls only; they are not API.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * A TLS/DTLS echo server and client on GnuTLS whose data goes through AF_KTLS: GnuTLS does the
  * handshake, libafktls hands the session to the kernel (gnutls_record_get_state gives it keys

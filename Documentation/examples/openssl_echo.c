@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * A TLS/DTLS echo server and client on OpenSSL whose data goes through AF_KTLS: OpenSSL does
  * the handshake, libafktls hands the connection to the kernel, and from then on the data moves
