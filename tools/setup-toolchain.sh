@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(clang-$LLVM_VERSION libclang-$LLVM_VERSION-dev lld-$LLVM_VERSION llvm-$LLVM_VERSION
       bc bison flex libelf-dev libssl-dev cpio kmod qemu-system-x86 busybox-static
       python3 rsync xz-utils dwarves pahole
-      gnutls-bin openssl libcmocka-dev pkg-config iproute2 procps libgnutls28-dev)
+      gnutls-bin openssl libcmocka-dev pkg-config iproute2 procps libgnutls28-dev curl)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
