@@ -13,7 +13,8 @@ use kernel::prelude::*;
 use crate::{
     crypto::{
         Aead,
-        AsyncOpen, //
+        AsyncOpen,
+        OpenParams, //
     },
     keys::{
         DirectionKeys,
@@ -193,21 +194,19 @@ impl RecordCipher {
         }
         let cryptlen = self.prepare_open(number, outer_type, prefix, payload_len)?;
         let mut op = AsyncOpen::new(&self.aead, SG_ENTRIES)?;
-        let scratch = &self.scratch;
-        op.start(
-            *scratch.nonce.get(),
-            scratch.aad_in.get(),
-            scratch.aad_len,
+        let params = OpenParams {
+            nonce: *self.scratch.nonce.get(),
+            aad: *self.scratch.aad_in.get(),
+            aad_len: self.scratch.aad_len,
             cryptlen,
-            self.aead.tag_len(),
-            chunk,
-            |list, hold| match source {
-                Ciphertext::Tcp(queue, offset) => queue.map_held(list, offset, cryptlen, hold),
-                Ciphertext::Datagram(datagram, offset) => {
-                    datagram.map_held(list, offset, cryptlen, hold)
-                }
-            },
-        )?;
+            tag_len: self.aead.tag_len(),
+        };
+        op.start(&params, chunk, |list, hold| match source {
+            Ciphertext::Tcp(queue, offset) => queue.map_held(list, offset, cryptlen, hold),
+            Ciphertext::Datagram(datagram, offset) => {
+                datagram.map_held(list, offset, cryptlen, hold)
+            }
+        })?;
         Ok(op)
     }
 

@@ -236,6 +236,16 @@ impl Drop for Aead {
 /// The status of an [`AsyncOpen`] whose operation is not over.
 const PENDING: i32 = 1;
 
+/// What decrypting one record takes besides its memory: the nonce, the AAD (its first
+/// `aad_len` bytes), and `cryptlen` bytes of ciphertext and tag, the tag `tag_len` bytes long.
+pub(crate) struct OpenParams {
+    pub(crate) nonce: [u8; NONCE_LEN],
+    pub(crate) aad: [u8; TLS12_AAD_LEN],
+    pub(crate) aad_len: usize,
+    pub(crate) cryptlen: usize,
+    pub(crate) tag_len: usize,
+}
+
 /// A decryption that may complete after the call that started it (an asynchronous transform).
 /// It owns everything its scatterlists describe, the nonce, the AAD, the held socket buffers of
 /// the ciphertext and the plaintext's chunk, until the operation is over: [`Self::finish`] waits
@@ -311,20 +321,23 @@ impl AsyncOpen {
         }
     }
 
-    /// Starts decrypting `cryptlen` bytes (ciphertext and tag) into the first
-    /// `cryptlen - tag_len` bytes of `chunk`, with `nonce` and the first `aad_len` bytes of
-    /// `aad`. `map_ciphertext` adds the ciphertext to the source list, from socket buffers it
-    /// holds in the given [`SkbHold`]. Returns without waiting; [`Self::finish`] gives the result.
+    /// Starts decrypting the record `params` describes into the first `cryptlen - tag_len`
+    /// bytes of `chunk`. `map_ciphertext` adds the ciphertext to the source list, from socket
+    /// buffers it holds in the given [`SkbHold`]. Returns without waiting; [`Self::finish`]
+    /// gives the result.
     pub(crate) fn start(
         &mut self,
-        nonce: [u8; NONCE_LEN],
-        aad: &[u8; TLS12_AAD_LEN],
-        aad_len: usize,
-        cryptlen: usize,
-        tag_len: usize,
+        params: &OpenParams,
         chunk: PageChunk,
         map_ciphertext: impl for<'a> FnOnce(&mut SgSource<'a>, &'a SkbHold) -> Result,
     ) -> Result {
+        let OpenParams {
+            nonce,
+            aad,
+            aad_len,
+            cryptlen,
+            tag_len,
+        } = *params;
         let decrypted_len = cryptlen.checked_sub(tag_len).ok_or(EBADMSG)?;
         let assoclen = c_uint::try_from(aad_len).map_err(|_| EINVAL)?;
         let cryptlen32 = c_uint::try_from(cryptlen).map_err(|_| EINVAL)?;
@@ -334,8 +347,8 @@ impl AsyncOpen {
             return Err(EBUSY);
         }
         *op.nonce.get_mut() = nonce;
-        *op.aad_in.get_mut() = *aad;
-        *op.aad_out.get_mut() = *aad;
+        *op.aad_in.get_mut() = aad;
+        *op.aad_out.get_mut() = aad;
         let chunk = op.chunk.insert(chunk);
         let mut src = op.src.source();
         src.push_heap(&op.aad_in, aad_len)?;
