@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The send path: plaintext from `sendmsg` is framed into records, each sealed into a page chunk
-//! of its own and handed to the bound socket by reference (`MSG_SPLICE_PAGES`), not copied.
+//! of its own and handed to the bound socket by reference (`MSG_SPLICE_PAGES`), not copied
+//! (records under 2 KiB are copied into the socket instead: cheaper than page references).
 //!
 //! - `send`, `write`: the caller's bytes are copied once, into the record's chunk, and sealed in
 //!   place.
