@@ -122,6 +122,7 @@ if [ "$kunit_only" = 0 ]; then
     run_ksft c_dtls_selftest_inline env KTLS_DECRYPT_AHEAD=0 "$repo/build/tests/c/dtls_selftest"
     run_ksft c_ahead "$repo/build/tests/c/ahead_test"
     run_ksft c_longlived "$repo/build/tests/c/longlived_test"
+    run_ksft c_zerocopy "$repo/build/tests/c/zerocopy_test"
     run_ksft c_reliability "$repo/build/tests/c/reliability_test"
     check doc_example_tls13_loopback "$repo/build/tests/c/tls13_loopback"
     check doc_example_rust_tls13_loopback "$repo/target/release/examples/tls13_loopback"
@@ -179,6 +180,9 @@ if [ "$interop" = 1 ]; then
     # The documentation's OpenSSL and GnuTLS echo examples (libafktls) against gnutls-serv and
     # the other library's example in userspace.
     run_harness lib_examples "$repo/tests/lib/examples.sh"
+    # The HTTPS file server (ktls-tool serve, sendfile on AF_KTLS) fetched by curl (TLS 1.3)
+    # and openssl s_client (TLS 1.2): a 64 MiB file's SHA-256 must match.
+    run_harness https_sendfile "$repo/tests/https/run.sh" 64
 fi
 
 # make bench's scenarios once each with tiny sizes (tools/ktls-bench run --smoke): every backend
