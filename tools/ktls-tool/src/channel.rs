@@ -5,11 +5,16 @@
 use crate::dtls::LoggedUdp;
 use crate::error::{Context, Error, Result};
 use crate::tls::LoggedTcp;
+use af_ktls::key_update::{
+    KernelTls, KeyUpdateCounts, KeyUpdateRequest, KeyUpdates, HANDSHAKE_KEY_UPDATE,
+};
+use af_ktls::records::handshake_messages;
 use af_ktls::socket::ReceivedRecord;
 use af_ktls::uapi::{
     KTLS_RECORD_ALERT, KTLS_RECORD_APPLICATION_DATA, KTLS_RECORD_CHANGE_CIPHER_SPEC,
     KTLS_RECORD_HANDSHAKE,
 };
+use af_ktls::ulp::Mainline;
 use af_ktls::{AfKtlsSocket, Cipher, Direction};
 use openssl::ssl::{ErrorCode, SslStream};
 use rustls::Connection;
@@ -27,6 +32,8 @@ pub enum Incoming {
     Closed,
     /// A non-data record that needs no action (e.g. a TLS 1.3 NewSessionTicket).
     Skipped(&'static str),
+    /// The peer's TLS 1.3 KeyUpdate (its next keys are installed once the channel returns it).
+    KeyUpdate(KeyUpdateRequest),
 }
 
 /// Records moved, when the backend can tell.
@@ -53,6 +60,15 @@ pub trait Channel {
     fn close(&mut self) -> Result<()>;
     /// Records sent/received since the transfer began, when known.
     fn records(&self) -> RecordCounts;
+    /// Starts a TLS 1.3 KeyUpdate that also asks the peer to update (`update_requested`): it
+    /// goes out before the next data.
+    fn request_key_update(&mut self) -> Result<()> {
+        Err(Error::msg("this connection cannot send KeyUpdates"))
+    }
+    /// KeyUpdates sent and received, when the backend knows.
+    fn key_updates(&self) -> Option<KeyUpdateCounts> {
+        None
+    }
 }
 
 fn would_block(err: &io::Error) -> bool {
@@ -69,6 +85,55 @@ pub struct RustlsChannel {
     conn: Connection,
     io: LoggedTcp,
     records_at_start: (u64, u64),
+}
+
+// ---- TLS 1.3 KeyUpdate on the kernel backends -------------------------------------------------
+
+/// Sends the KeyUpdates that are due before the next data. False: the socket had no room (the
+/// update stays due).
+fn flush_key_updates(updates: Option<&KeyUpdates>, sock: &impl KernelTls) -> Result<bool> {
+    let Some(updates) = updates.filter(|u| u.due()) else {
+        return Ok(true);
+    };
+    match updates.flush(sock, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) {
+        Ok(()) => Ok(true),
+        Err(e) if would_block(&e) => Ok(false),
+        Err(e) => Err(Error::io("sending a KeyUpdate", e)),
+    }
+}
+
+/// After a received record: a KeyUpdate's keys are installed here.
+fn after_receive(
+    incoming: Incoming,
+    updates: Option<&KeyUpdates>,
+    sock: &impl KernelTls,
+) -> Result<Incoming> {
+    if let Incoming::KeyUpdate(request) = incoming {
+        let updates = updates.ok_or_else(|| {
+            Error::msg("peer sent a KeyUpdate, but this connection has no TLS 1.3 key schedule")
+        })?;
+        updates
+            .receive(sock, request)
+            .map_err(|e| Error::io("taking the peer's next keys after its KeyUpdate", e))?;
+    }
+    Ok(incoming)
+}
+
+fn request_update(updates: Option<&KeyUpdates>) -> Result<()> {
+    let updates =
+        updates.ok_or_else(|| Error::msg("KeyUpdate needs TLS 1.3 and a key schedule"))?;
+    updates.request(KeyUpdateRequest::Requested);
+    Ok(())
+}
+
+/// Before close_notify: what is still due goes out (blocking), so the peer ends with our keys.
+fn flush_before_close(updates: Option<&KeyUpdates>, sock: &impl KernelTls) -> Result<()> {
+    match updates {
+        Some(updates) => updates
+            .flush(sock, libc::MSG_NOSIGNAL)
+            .map_err(|e| Error::io("sending a KeyUpdate before close_notify", e)),
+        None => Ok(()),
+    }
 }
 
 impl RustlsChannel {
@@ -97,6 +162,12 @@ impl Channel for RustlsChannel {
             .write(data)
             .context("encrypting with rustls")?;
         Ok(if n == 0 { None } else { Some(n) })
+    }
+
+    fn request_key_update(&mut self) -> Result<()> {
+        self.conn
+            .refresh_traffic_keys()
+            .map_err(|e| Error::msg(format!("rustls refused a KeyUpdate: {e}")))
     }
 
     fn pending_output(&self) -> bool {
@@ -267,9 +338,11 @@ impl Channel for OpensslDtlsChannel {
 
 /// Turns one kernel `recvmsg` result into what the transfer loop wants. Non-data records are
 /// never silently dropped: a close_notify ends the stream, a NewSessionTicket (which a TLS 1.3
-/// server may send right after the handshake) is skipped and counted, and anything else —
-/// another alert, a KeyUpdate (rekeying after the handoff is not supported), ChangeCipherSpec —
-/// fails the run with a message saying what arrived.
+/// server may send right after the handshake) is skipped and counted, a KeyUpdate (after any
+/// tickets in its record) is returned for the channel to install the peer's next keys, and
+/// anything else — another alert, another handshake message, ChangeCipherSpec — fails the run
+/// with a message saying what arrived. A handshake record must be whole in `buf` (the transfer
+/// reads with 64 KiB).
 pub fn classify_kernel_record(rec: ReceivedRecord, buf: &[u8]) -> Result<Incoming> {
     if rec.control_truncated {
         return Err(Error::msg("record type control message was truncated"));
@@ -288,16 +361,35 @@ pub fn classify_kernel_record(rec: ReceivedRecord, buf: &[u8]) -> Result<Incomin
             ))),
             _ => Err(Error::msg("peer sent a malformed alert")),
         },
-        Some(KTLS_RECORD_HANDSHAKE) => match body.first() {
-            Some(4) => Ok(Incoming::Skipped("NewSessionTicket")),
-            Some(24) => Err(Error::msg(
-                "peer sent a TLS 1.3 KeyUpdate; rekeying after the handoff is not supported",
-            )),
-            Some(t) => Err(Error::msg(format!(
-                "peer sent handshake message type {t} after the handoff"
-            ))),
-            None => Err(Error::msg("peer sent an empty handshake record")),
-        },
+        Some(KTLS_RECORD_HANDSHAKE) => {
+            let messages = handshake_messages(body);
+            if messages.is_empty() {
+                return Err(Error::msg("peer sent an empty handshake record"));
+            }
+            let last = messages.len() - 1;
+            let mut incoming = Incoming::Skipped("NewSessionTicket");
+            for (i, message) in messages.into_iter().enumerate() {
+                match message.map_err(|e| Error::msg(format!("peer's handshake record: {e}")))? {
+                    (4, _) => {}
+                    (HANDSHAKE_KEY_UPDATE, body) if i == last => {
+                        let request = KeyUpdateRequest::from_body(body)
+                            .map_err(|e| Error::msg(format!("peer's KeyUpdate: {e}")))?;
+                        incoming = Incoming::KeyUpdate(request);
+                    }
+                    (HANDSHAKE_KEY_UPDATE, _) => {
+                        return Err(Error::msg(
+                            "peer's KeyUpdate is not the last message of its record",
+                        ))
+                    }
+                    (t, _) => {
+                        return Err(Error::msg(format!(
+                            "peer sent handshake message type {t} after the handoff"
+                        )))
+                    }
+                }
+            }
+            Ok(incoming)
+        }
         Some(KTLS_RECORD_CHANGE_CIPHER_SPEC) => {
             Err(Error::msg("peer sent ChangeCipherSpec after the handoff"))
         }
@@ -317,7 +409,10 @@ fn kernel_recv_error(err: io::Error, what: &str) -> Result<Incoming> {
             format!("{what}: record failed authentication"),
             err,
         )),
-        Some(libc::EKEYEXPIRED) => Err(Error::io(format!("{what}: peer rekeyed (KeyUpdate)"), err)),
+        Some(libc::EKEYEXPIRED) => Err(Error::io(
+            format!("{what}: the peer's KeyUpdate was read but its next keys are not installed"),
+            err,
+        )),
         _ => Err(Error::io(what.to_string(), err)),
     }
 }
@@ -342,14 +437,22 @@ pub struct UlpChannel {
     tcp: TcpStream,
     cipher: Cipher,
     rec_seq_at_start: (u64, u64),
+    /// TLS 1.3: KeyUpdates both ways.
+    updates: Option<KeyUpdates>,
 }
 
 impl UlpChannel {
-    pub fn new(tcp: TcpStream, cipher: Cipher, rec_seq_at_start: (u64, u64)) -> Self {
+    pub fn new(
+        tcp: TcpStream,
+        cipher: Cipher,
+        rec_seq_at_start: (u64, u64),
+        updates: Option<KeyUpdates>,
+    ) -> Self {
         UlpChannel {
             tcp,
             cipher,
             rec_seq_at_start,
+            updates,
         }
     }
 }
@@ -360,6 +463,9 @@ impl Channel for UlpChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
+        if !flush_key_updates(self.updates.as_ref(), &Mainline(self.tcp.as_fd()))? {
+            return Ok(None);
+        }
         let sent = af_ktls::ulp::send(
             self.tcp.as_fd(),
             data,
@@ -370,12 +476,25 @@ impl Channel for UlpChannel {
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<Incoming> {
         match af_ktls::ulp::recv_record(self.tcp.as_fd(), buf, libc::MSG_DONTWAIT) {
-            Ok(rec) => classify_kernel_record(rec, buf),
+            Ok(rec) => after_receive(
+                classify_kernel_record(rec, buf)?,
+                self.updates.as_ref(),
+                &Mainline(self.tcp.as_fd()),
+            ),
             Err(e) => kernel_recv_error(e, "recvmsg on kernel TLS"),
         }
     }
 
+    fn request_key_update(&mut self) -> Result<()> {
+        request_update(self.updates.as_ref())
+    }
+
+    fn key_updates(&self) -> Option<KeyUpdateCounts> {
+        self.updates.as_ref().map(KeyUpdates::counts)
+    }
+
     fn close(&mut self) -> Result<()> {
+        flush_before_close(self.updates.as_ref(), &Mainline(self.tcp.as_fd()))?;
         match af_ktls::ulp::send_close_notify(self.tcp.as_fd()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
@@ -411,6 +530,8 @@ pub struct AfKtlsChannel {
     transport: Transport,
     cipher: Cipher,
     rec_seq_at_start: (u64, u64),
+    /// TLS 1.3: KeyUpdates both ways.
+    updates: Option<KeyUpdates>,
 }
 
 impl AfKtlsChannel {
@@ -419,12 +540,14 @@ impl AfKtlsChannel {
         transport: Transport,
         cipher: Cipher,
         rec_seq_at_start: (u64, u64),
+        updates: Option<KeyUpdates>,
     ) -> Self {
         AfKtlsChannel {
             sock,
             transport,
             cipher,
             rec_seq_at_start,
+            updates,
         }
     }
 }
@@ -435,6 +558,9 @@ impl Channel for AfKtlsChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
+        if !flush_key_updates(self.updates.as_ref(), &self.sock)? {
+            return Ok(None);
+        }
         kernel_send_result(
             self.sock
                 .send(data, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL),
@@ -444,12 +570,25 @@ impl Channel for AfKtlsChannel {
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<Incoming> {
         match self.sock.recv_record(buf, libc::MSG_DONTWAIT) {
-            Ok(rec) => classify_kernel_record(rec, buf),
+            Ok(rec) => after_receive(
+                classify_kernel_record(rec, buf)?,
+                self.updates.as_ref(),
+                &self.sock,
+            ),
             Err(e) => kernel_recv_error(e, "recvmsg on AF_KTLS"),
         }
     }
 
+    fn request_key_update(&mut self) -> Result<()> {
+        request_update(self.updates.as_ref())
+    }
+
+    fn key_updates(&self) -> Option<KeyUpdateCounts> {
+        self.updates.as_ref().map(KeyUpdates::counts)
+    }
+
     fn close(&mut self) -> Result<()> {
+        flush_before_close(self.updates.as_ref(), &self.sock)?;
         match self.sock.send_close_notify() {
             Ok(()) => {}
             Err(e)
@@ -519,9 +658,27 @@ mod tests {
             classify_kernel_record(rec(4, Some(22)), &[4, 0, 0, 0]).ok(),
             Some(Incoming::Skipped("NewSessionTicket"))
         );
-        let key_update =
-            classify_kernel_record(rec(5, Some(22)), &[24, 0, 0, 1, 0]).expect_err("KeyUpdate");
-        assert!(key_update.to_string().contains("KeyUpdate"));
+        assert_eq!(
+            classify_kernel_record(rec(5, Some(22)), &[24, 0, 0, 1, 1]).ok(),
+            Some(Incoming::KeyUpdate(KeyUpdateRequest::Requested))
+        );
+        // Tickets, then a KeyUpdate at the end of the record.
+        assert_eq!(
+            classify_kernel_record(rec(11, Some(22)), &[4, 0, 0, 2, 7, 7, 24, 0, 0, 1, 0]).ok(),
+            Some(Incoming::KeyUpdate(KeyUpdateRequest::NotRequested))
+        );
+        for bad in [
+            &[24, 0, 0, 1, 2][..],
+            &[24, 0, 0, 1, 0, 4, 0, 0, 0],
+            &[24, 0, 0, 2, 0],
+            &[20, 0, 0, 0],
+            &[],
+        ] {
+            assert!(
+                classify_kernel_record(rec(bad.len(), Some(22)), bad).is_err(),
+                "{bad:?}"
+            );
+        }
         assert!(classify_kernel_record(rec(1, Some(20)), &[1]).is_err());
         let truncated = ReceivedRecord {
             len: 1,

@@ -69,7 +69,7 @@ fn main() -> ExitCode {
             } else {
                 println!("{}", report.summary());
             }
-            if report.hash_ok() {
+            if report.ok() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_MISMATCH)
