@@ -147,6 +147,9 @@ if [ "$interop" = 1 ]; then
     # of us.
     run_harness interop_af_ktls "$repo/tests/interop/run.sh" af_ktls
     run_harness interop_ulp "$repo/tests/interop/run.sh" ulp
+    # TLS 1.3 KeyUpdates, many and both ways at once, against rustls, mainline kTLS, OpenSSL
+    # and GnuTLS (about 50 guest seconds).
+    run_harness interop_rekey "$repo/tests/interop/rekey.sh"
     # The documentation's OpenSSL and GnuTLS echo examples (libafktls) against gnutls-serv and
     # the other library's example in userspace.
     run_harness lib_examples "$repo/tests/lib/examples.sh"

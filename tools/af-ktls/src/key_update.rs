@@ -111,6 +111,16 @@ impl KernelTls for AfKtlsSocket {
     }
 }
 
+impl<T: KernelTls + ?Sized> KernelTls for &T {
+    fn send_record(&self, content_type: u8, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+        (**self).send_record(content_type, buf, flags)
+    }
+
+    fn set_keys(&self, direction: Direction, keys: &DirectionKeys) -> io::Result<()> {
+        (**self).set_keys(direction, keys)
+    }
+}
+
 /// How many KeyUpdates went each way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeyUpdateCounts {

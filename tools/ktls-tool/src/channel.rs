@@ -18,6 +18,7 @@ use af_ktls::ulp::Mainline;
 use af_ktls::{AfKtlsSocket, Cipher, Direction};
 use openssl::ssl::{ErrorCode, SslStream};
 use rustls::Connection;
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -425,18 +426,87 @@ fn kernel_send_result(result: io::Result<usize>, what: &str) -> Result<Option<us
     }
 }
 
-/// Records between the handed-over `rec_seq` and what `getsockopt` reports now (mainline reports
-/// the current value; a kernel that reports the initial one gives 0, so 0 means "unknown").
-fn records_since(start: u64, now: io::Result<af_ktls::CryptoInfo>) -> Option<u64> {
-    let now = now.ok()?.rec_seq();
-    (now > start).then(|| now - start)
+/// Records per direction since the handoff, from `getsockopt`'s `rec_seq` (the next record's
+/// number). A KeyUpdate restarts it at 0, so the records under each key are added up when the
+/// next keys go in ([`Tallied`]). 0 means "unknown" (a kernel that reports the initial value).
+struct Tally {
+    /// Records under keys already replaced, TX and RX.
+    done: [Cell<u64>; 2],
+    /// The first `rec_seq` of the current keys, TX and RX.
+    start: [Cell<u64>; 2],
+}
+
+fn index(direction: Direction) -> usize {
+    match direction {
+        Direction::Tx => 0,
+        Direction::Rx => 1,
+    }
+}
+
+impl Tally {
+    fn new(rec_seq_at_start: (u64, u64)) -> Self {
+        Tally {
+            done: [Cell::new(0), Cell::new(0)],
+            start: [Cell::new(rec_seq_at_start.0), Cell::new(rec_seq_at_start.1)],
+        }
+    }
+
+    fn total(&self, direction: Direction, now: io::Result<af_ktls::CryptoInfo>) -> Option<u64> {
+        let i = index(direction);
+        let now = now.ok()?.rec_seq();
+        let total = self.done[i].get() + now.saturating_sub(self.start[i].get());
+        (total > 0).then_some(total)
+    }
+}
+
+/// A kernel TLS socket whose key changes are tallied: before new keys go in, the records under
+/// the old ones are added to the [`Tally`].
+struct Tallied<'a, S> {
+    sock: S,
+    tally: &'a Tally,
+    cipher: Cipher,
+    info: fn(&S, Direction, Cipher) -> io::Result<af_ktls::CryptoInfo>,
+}
+
+impl<S: KernelTls> KernelTls for Tallied<'_, S> {
+    fn send_record(&self, content_type: u8, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+        self.sock.send_record(content_type, buf, flags)
+    }
+
+    fn set_keys(&self, direction: Direction, keys: &af_ktls::DirectionKeys) -> io::Result<()> {
+        let before = (self.info)(&self.sock, direction, self.cipher);
+        self.sock.set_keys(direction, keys)?;
+        let i = index(direction);
+        let used = before
+            .map(|info| info.rec_seq().saturating_sub(self.tally.start[i].get()))
+            .unwrap_or(0);
+        self.tally.done[i].set(self.tally.done[i].get() + used);
+        self.tally.start[i].set(keys.rec_seq());
+        Ok(())
+    }
+}
+
+fn af_ktls_info(
+    sock: &&AfKtlsSocket,
+    direction: Direction,
+    cipher: Cipher,
+) -> io::Result<af_ktls::CryptoInfo> {
+    sock.crypto_info(direction, cipher)
+}
+
+fn mainline_info(
+    sock: &Mainline<'_>,
+    direction: Direction,
+    cipher: Cipher,
+) -> io::Result<af_ktls::CryptoInfo> {
+    af_ktls::ulp::crypto_info(sock.0, direction, cipher)
 }
 
 /// Mainline kernel TLS on the TCP socket itself.
 pub struct UlpChannel {
     tcp: TcpStream,
     cipher: Cipher,
-    rec_seq_at_start: (u64, u64),
+    records: Tally,
     /// TLS 1.3: KeyUpdates both ways.
     updates: Option<KeyUpdates>,
 }
@@ -451,8 +521,18 @@ impl UlpChannel {
         UlpChannel {
             tcp,
             cipher,
-            rec_seq_at_start,
+            records: Tally::new(rec_seq_at_start),
             updates,
+        }
+    }
+
+    /// The socket for KeyUpdates.
+    fn kernel(&self) -> Tallied<'_, Mainline<'_>> {
+        Tallied {
+            sock: Mainline(self.tcp.as_fd()),
+            tally: &self.records,
+            cipher: self.cipher,
+            info: mainline_info,
         }
     }
 }
@@ -463,7 +543,7 @@ impl Channel for UlpChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
-        if !flush_key_updates(self.updates.as_ref(), &Mainline(self.tcp.as_fd()))? {
+        if !flush_key_updates(self.updates.as_ref(), &self.kernel())? {
             return Ok(None);
         }
         let sent = af_ktls::ulp::send(
@@ -479,7 +559,7 @@ impl Channel for UlpChannel {
             Ok(rec) => after_receive(
                 classify_kernel_record(rec, buf)?,
                 self.updates.as_ref(),
-                &Mainline(self.tcp.as_fd()),
+                &self.kernel(),
             ),
             Err(e) => kernel_recv_error(e, "recvmsg on kernel TLS"),
         }
@@ -494,7 +574,7 @@ impl Channel for UlpChannel {
     }
 
     fn close(&mut self) -> Result<()> {
-        flush_before_close(self.updates.as_ref(), &Mainline(self.tcp.as_fd()))?;
+        flush_before_close(self.updates.as_ref(), &self.kernel())?;
         match af_ktls::ulp::send_close_notify(self.tcp.as_fd()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
@@ -505,15 +585,10 @@ impl Channel for UlpChannel {
 
     fn records(&self) -> RecordCounts {
         let fd = self.tcp.as_fd();
+        let now = |d| af_ktls::ulp::crypto_info(fd, d, self.cipher);
         RecordCounts {
-            sent: records_since(
-                self.rec_seq_at_start.0,
-                af_ktls::ulp::crypto_info(fd, Direction::Tx, self.cipher),
-            ),
-            received: records_since(
-                self.rec_seq_at_start.1,
-                af_ktls::ulp::crypto_info(fd, Direction::Rx, self.cipher),
-            ),
+            sent: self.records.total(Direction::Tx, now(Direction::Tx)),
+            received: self.records.total(Direction::Rx, now(Direction::Rx)),
         }
     }
 }
@@ -529,7 +604,7 @@ pub struct AfKtlsChannel {
     sock: AfKtlsSocket,
     transport: Transport,
     cipher: Cipher,
-    rec_seq_at_start: (u64, u64),
+    records: Tally,
     /// TLS 1.3: KeyUpdates both ways.
     updates: Option<KeyUpdates>,
 }
@@ -546,8 +621,18 @@ impl AfKtlsChannel {
             sock,
             transport,
             cipher,
-            rec_seq_at_start,
+            records: Tally::new(rec_seq_at_start),
             updates,
+        }
+    }
+
+    /// The socket for KeyUpdates.
+    fn kernel(&self) -> Tallied<'_, &AfKtlsSocket> {
+        Tallied {
+            sock: &self.sock,
+            tally: &self.records,
+            cipher: self.cipher,
+            info: af_ktls_info,
         }
     }
 }
@@ -558,7 +643,7 @@ impl Channel for AfKtlsChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
-        if !flush_key_updates(self.updates.as_ref(), &self.sock)? {
+        if !flush_key_updates(self.updates.as_ref(), &self.kernel())? {
             return Ok(None);
         }
         kernel_send_result(
@@ -573,7 +658,7 @@ impl Channel for AfKtlsChannel {
             Ok(rec) => after_receive(
                 classify_kernel_record(rec, buf)?,
                 self.updates.as_ref(),
-                &self.sock,
+                &self.kernel(),
             ),
             Err(e) => kernel_recv_error(e, "recvmsg on AF_KTLS"),
         }
@@ -588,7 +673,7 @@ impl Channel for AfKtlsChannel {
     }
 
     fn close(&mut self) -> Result<()> {
-        flush_before_close(self.updates.as_ref(), &self.sock)?;
+        flush_before_close(self.updates.as_ref(), &self.kernel())?;
         match self.sock.send_close_notify() {
             Ok(()) => {}
             Err(e)
@@ -610,15 +695,10 @@ impl Channel for AfKtlsChannel {
     }
 
     fn records(&self) -> RecordCounts {
+        let now = |d| self.sock.crypto_info(d, self.cipher);
         RecordCounts {
-            sent: records_since(
-                self.rec_seq_at_start.0,
-                self.sock.crypto_info(Direction::Tx, self.cipher),
-            ),
-            received: records_since(
-                self.rec_seq_at_start.1,
-                self.sock.crypto_info(Direction::Rx, self.cipher),
-            ),
+            sent: self.records.total(Direction::Tx, now(Direction::Tx)),
+            received: self.records.total(Direction::Rx, now(Direction::Rx)),
         }
     }
 }

@@ -69,6 +69,16 @@ pub enum Command {
         role: RoleArg,
         #[arg(long, value_parser = parse_size)]
         size: u64,
+        /// A command line for the reading tool (`K` for OpenSSL's s_client, `^rekey^` for
+        /// gnutls-cli --inline-commands) after every --command-every bytes. The output is then
+        /// paced: through a pipe each write waits until the reader took the one before, so every
+        /// read gets one write — the command alone, data in writes of at most 4000 bytes that
+        /// never start with a letter OpenSSL takes as a command. The number of commands written
+        /// goes to stderr.
+        #[arg(long, requires = "command_every")]
+        command: Option<String>,
+        #[arg(long, value_parser = parse_size, requires = "command", value_name = "BYTES")]
+        command_every: Option<u64>,
     },
 }
 

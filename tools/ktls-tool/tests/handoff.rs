@@ -424,6 +424,12 @@ fn tls_handoff_matches_rustls_on_both_ends() {
 
 // ---- TLS 1.3 KeyUpdate -----------------------------------------------------------------------
 
+/// One end of [`tls13_pair_unbuffered`].
+enum End {
+    Kernel(Box<(LoggedTcp, UnbufferedConnection)>),
+    Library(Box<TlsEnd>),
+}
+
 /// The kernel side's handshake with rustls's unbuffered connection (as ktls-tool's kernel
 /// backends do it), the library side's with the buffered one.
 fn tls13_pair_unbuffered(
@@ -449,11 +455,11 @@ fn tls13_pair_unbuffered(
         if kernel_side_is_client {
             let mut conn = tls::new_server(server_config).expect("server");
             tls::handshake(&mut io, &mut conn).expect("server handshake");
-            Err(TlsEnd { io, conn })
+            End::Library(Box::new(TlsEnd { io, conn }))
         } else {
             let mut conn = tls::new_unbuffered_server(server_config).expect("server");
             tls::handshake_unbuffered(&mut io, &mut conn).expect("server handshake");
-            Ok((io, conn))
+            End::Kernel(Box::new((io, conn)))
         }
     });
     let tcp = TcpStream::connect(addr).expect("connect");
@@ -462,14 +468,15 @@ fn tls13_pair_unbuffered(
     let client = if kernel_side_is_client {
         let mut conn = tls::new_unbuffered_client(client_config, "localhost").expect("client");
         tls::handshake_unbuffered(&mut io, &mut conn).expect("client handshake");
-        Ok((io, conn))
+        End::Kernel(Box::new((io, conn)))
     } else {
         let mut conn = tls::new_client(client_config, "localhost").expect("client");
         tls::handshake(&mut io, &mut conn).expect("client handshake");
-        Err(TlsEnd { io, conn })
+        End::Library(Box::new(TlsEnd { io, conn }))
     };
     match (client, server.join().expect("server thread")) {
-        (Ok(kernel), Err(library)) | (Err(library), Ok(kernel)) => (kernel, library),
+        (End::Kernel(kernel), End::Library(library))
+        | (End::Library(library), End::Kernel(kernel)) => (*kernel, *library),
         _ => unreachable!("one end of each kind"),
     }
 }
