@@ -122,6 +122,8 @@ if [ "$kunit_only" = 0 ]; then
     # rustls in userspace on one end, AF_KTLS (af_ktls::from_rustls) on the other, both roles.
     check doc_example_rust_rustls_echo "$repo/target/release/examples/rustls_echo"
     check doc_example_rust_nondata_records "$repo/target/release/examples/nondata_records"
+    # TLS 1.3 KeyUpdates both ways at once through AfKtlsStream, against rustls in userspace.
+    check doc_example_rust_key_update "$repo/target/release/examples/key_update"
     # libafktls: OpenSSL and GnuTLS sessions handed over, against the other library in userspace.
     run_cmocka lib_handoff "$repo/build/tests/lib/handoff_test"
 fi

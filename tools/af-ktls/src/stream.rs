@@ -18,6 +18,7 @@ use crate::records::handshake_messages;
 use crate::records::RecordError;
 use crate::socket::AfKtlsSocket;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 const HS_NEW_SESSION_TICKET: u8 = 4;
@@ -33,6 +34,8 @@ pub struct AfKtlsStream {
     sending: Mutex<()>,
     /// Held by every read, so a KeyUpdate is read and its keys installed before the next read.
     receiving: Mutex<()>,
+    /// close_notify was sent: no KeyUpdate may follow it.
+    closed: AtomicBool,
 }
 
 fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
@@ -52,6 +55,7 @@ impl AfKtlsStream {
             updates,
             sending: Mutex::new(()),
             receiving: Mutex::new(()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -115,13 +119,17 @@ impl AfKtlsStream {
     }
 
     /// Sends the KeyUpdate the peer asked for right away if no `send` is in progress and the
-    /// socket has room; otherwise the next `send` does.
+    /// socket has room; otherwise the next `send` does. Not after our close_notify: nothing
+    /// follows that (and no data will, so nothing is owed).
     fn answer_now(&self) {
         let _sending = match self.sending.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return,
         };
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         // An error stays with the update (still due, or the connection broken) and is reported
         // by the next send.
         let _ = self
@@ -134,10 +142,13 @@ impl AfKtlsStream {
         self.updates.counts()
     }
 
-    /// Sends a `close_notify` alert (after any KeyUpdate that is due, so the peer can read it).
+    /// Sends a `close_notify` alert (after any KeyUpdate that is due). Nothing of ours follows
+    /// it: KeyUpdates the peer asks for afterwards are not answered (RFC 8446 asks for the answer
+    /// before our next application data, and there is none).
     pub fn send_close_notify(&self) -> io::Result<()> {
         let _sending = lock(&self.sending);
         self.updates.flush(&self.sock, libc::MSG_NOSIGNAL)?;
+        self.closed.store(true, Ordering::Release);
         self.sock.send_close_notify()
     }
 }
