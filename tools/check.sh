@@ -92,9 +92,11 @@ step stress_build make -s -C tests/stress
 # documented Rust program. Naming an --example makes cargo build only the named targets, so the
 # binary is named too, and the step checks that all exist.
 step ktls_tool_build bash -c 'cargo build --release --locked -q -p ktls-tool -p af-ktls \
-        --bin ktls-tool --example tls13_loopback --example rustls_echo --example nondata_records &&
+        --bin ktls-tool --example tls13_loopback --example rustls_echo --example nondata_records \
+        --example key_update &&
     test -x target/release/ktls-tool && test -x target/release/examples/tls13_loopback &&
-    test -x target/release/examples/rustls_echo && test -x target/release/examples/nondata_records'
+    test -x target/release/examples/rustls_echo && test -x target/release/examples/nondata_records &&
+    test -x target/release/examples/key_update'
 # make bench's smoke in the VM suite (base kernel): ktls-bench and the ceiling module.
 step bench_build bash -c 'cargo build --release --locked -q -p ktls-bench &&
     make -s KERNEL_FLAVOUR=base aead-bench && test -f tools/aead-bench/ktls_aead_bench.ko'

@@ -129,6 +129,8 @@ if [ "$kunit_only" = 0 ]; then
     # rustls in userspace on one end, AF_KTLS (af_ktls::from_rustls) on the other, both roles.
     check doc_example_rust_rustls_echo "$repo/target/release/examples/rustls_echo"
     check doc_example_rust_nondata_records "$repo/target/release/examples/nondata_records"
+    # TLS 1.3 KeyUpdates both ways at once through AfKtlsStream, against rustls in userspace.
+    check doc_example_rust_key_update "$repo/target/release/examples/key_update"
     # libafktls: OpenSSL and GnuTLS sessions handed over, against the other library in userspace.
     run_cmocka lib_handoff "$repo/build/tests/lib/handoff_test"
 fi
@@ -177,6 +179,9 @@ if [ "$interop" = 1 ]; then
     # of us.
     run_harness interop_af_ktls "$repo/tests/interop/run.sh" af_ktls
     run_harness interop_ulp "$repo/tests/interop/run.sh" ulp
+    # TLS 1.3 KeyUpdates, many and both ways at once, against rustls, mainline kTLS, OpenSSL
+    # and GnuTLS (about 50 guest seconds).
+    run_harness interop_rekey "$repo/tests/interop/rekey.sh"
     # The documentation's OpenSSL and GnuTLS echo examples (libafktls) against gnutls-serv and
     # the other library's example in userspace.
     run_harness lib_examples "$repo/tests/lib/examples.sh"

@@ -10,15 +10,31 @@
 //! The cipher is taken from the key length, not only the variant, because older rustls versions
 //! reported TLS 1.2 AES-256-GCM as `Aes128Gcm` (rustls#1833).
 //!
-//! The whole way, in two calls: [`handshake`] (record by record, so rustls never reads past
-//! the handshake) and [`into_af_ktls`]. `tools/af-ktls/examples/rustls_echo.rs` shows it.
+//! Two ways, each in two calls:
+//!
+//! * A connection that keeps its keys for its whole life: [`handshake`] (a buffered
+//!   [`rustls::Connection`], record by record, so rustls never reads past the handshake) and
+//!   [`into_af_ktls`]. `tools/af-ktls/examples/rustls_echo.rs` shows it.
+//! * A connection that can change keys (TLS 1.3 KeyUpdate, both ways): rustls computes the next
+//!   traffic secrets only for its unbuffered connections, through
+//!   `dangerous_into_kernel_connection`. [`handshake_unbuffered`] (record by record as well)
+//!   and [`into_af_ktls_stream`], which gives an [`AfKtlsStream`]; or [`kernel_keys`] for the
+//!   keys and a [`KeySchedule`] (the [`NextKeys`] for [`crate::key_update::KeyUpdates`]) to
+//!   use with another socket (mainline kernel TLS). `tools/af-ktls/examples/key_update.rs`
+//!   shows it.
 
+use crate::key_update::NextKeys;
 use crate::keys::{Cipher, DirectionKeys, KeyMaterial, RecordProtection, Version};
 use crate::nonce::{self, Target};
 use crate::socket::AfKtlsSocket;
+use crate::stream::AfKtlsStream;
 use crate::Error;
+use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
+use rustls::kernel::KernelConnection;
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
+use rustls::unbuffered::{ConnectionState, EncodeError, InsufficientSizeError, UnbufferedStatus};
 use rustls::{Connection, ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 
@@ -80,6 +96,275 @@ pub fn into_af_ktls(mut conn: Connection, tcp: &TcpStream) -> io::Result<AfKtlsS
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let keys = key_material(version, &secrets, Target::AfKtls)?;
     AfKtlsSocket::setup(tcp.as_fd(), &keys)
+}
+
+/// A client or server connection of rustls's unbuffered API, the one that can become a
+/// [`KernelConnection`] (and so compute the next traffic secrets after the handoff).
+pub enum UnbufferedConnection {
+    Client(UnbufferedClientConnection),
+    Server(UnbufferedServerConnection),
+}
+
+impl From<UnbufferedClientConnection> for UnbufferedConnection {
+    fn from(conn: UnbufferedClientConnection) -> Self {
+        UnbufferedConnection::Client(conn)
+    }
+}
+
+impl From<UnbufferedServerConnection> for UnbufferedConnection {
+    fn from(conn: UnbufferedServerConnection) -> Self {
+        UnbufferedConnection::Server(conn)
+    }
+}
+
+impl UnbufferedConnection {
+    /// The negotiated version and cipher suite, once the handshake is done.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        match self {
+            UnbufferedConnection::Client(c) => c.protocol_version(),
+            UnbufferedConnection::Server(s) => s.protocol_version(),
+        }
+    }
+
+    pub fn negotiated_cipher_suite(&self) -> Option<rustls::SupportedCipherSuite> {
+        match self {
+            UnbufferedConnection::Client(c) => c.negotiated_cipher_suite(),
+            UnbufferedConnection::Server(s) => s.negotiated_cipher_suite(),
+        }
+    }
+}
+
+/// What the handshake loop does after one state.
+enum Next {
+    /// The handshake is over: application data may be written.
+    Done,
+    /// rustls waits for the peer's next record.
+    NeedRecord,
+    Continue,
+}
+
+fn encode_error(err: EncodeError) -> io::Error {
+    io::Error::other(format!("rustls could not encode a handshake record: {err}"))
+}
+
+/// Handles one state of the unbuffered handshake: handshake records are collected in
+/// `outgoing` and written to `io` when rustls says so.
+fn handshake_step<Data>(
+    state: ConnectionState<'_, '_, Data>,
+    outgoing: &mut Vec<u8>,
+    io: &mut impl Write,
+) -> io::Result<Next> {
+    match state {
+        ConnectionState::EncodeTlsData(mut encoder) => {
+            let mut chunk = vec![0u8; 4096];
+            let len = match encoder.encode(&mut chunk) {
+                Ok(len) => len,
+                Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                    chunk.resize(required_size, 0);
+                    encoder.encode(&mut chunk).map_err(encode_error)?
+                }
+                Err(err) => return Err(encode_error(err)),
+            };
+            outgoing.extend_from_slice(chunk.get(..len).unwrap_or_default());
+            Ok(Next::Continue)
+        }
+        ConnectionState::TransmitTlsData(transmit) => {
+            io.write_all(outgoing)?;
+            io.flush()?;
+            outgoing.clear();
+            transmit.done();
+            Ok(Next::Continue)
+        }
+        ConnectionState::BlockedHandshake => Ok(Next::NeedRecord),
+        ConnectionState::WriteTraffic(_) => Ok(Next::Done),
+        ConnectionState::ReadTraffic(_) | ConnectionState::ReadEarlyData(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "application data arrived before the handshake was over",
+        )),
+        ConnectionState::PeerClosed | ConnectionState::Closed => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer closed the connection during the handshake",
+        )),
+        other => Err(io::Error::other(format!(
+            "rustls handshake state {other:?} is not handled"
+        ))),
+    }
+}
+
+/// Runs the handshake of an unbuffered connection over `io` (a connected TCP stream, or
+/// anything that reads and writes it) to completion. rustls is given one whole record at a
+/// time, so it never holds bytes that follow the handshake (a session ticket, the first data):
+/// after the handoff those belong to the kernel.
+pub fn handshake_unbuffered(
+    conn: &mut UnbufferedConnection,
+    io: &mut (impl Read + Write),
+) -> io::Result<()> {
+    let mut record = Box::new([0u8; MAX_TLS_RECORD_LEN]);
+    let mut incoming: Vec<u8> = Vec::new();
+    let mut outgoing: Vec<u8> = Vec::new();
+    loop {
+        let status = match conn {
+            UnbufferedConnection::Client(c) => {
+                let UnbufferedStatus { discard, state } = c.process_tls_records(&mut incoming);
+                state
+                    .map(|state| handshake_step(state, &mut outgoing, io))
+                    .map(|next| (discard, next))
+            }
+            UnbufferedConnection::Server(s) => {
+                let UnbufferedStatus { discard, state } = s.process_tls_records(&mut incoming);
+                state
+                    .map(|state| handshake_step(state, &mut outgoing, io))
+                    .map(|next| (discard, next))
+            }
+        };
+        let (discard, next) = match status {
+            Ok(step) => step,
+            Err(err) => {
+                // rustls queued an alert for the peer: send it (best effort), then fail.
+                let _ = send_alert(conn, &mut outgoing, io);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+            }
+        };
+        incoming.drain(..discard.min(incoming.len()));
+        match next? {
+            Next::Done => return Ok(()),
+            Next::Continue => {}
+            Next::NeedRecord => {
+                let Some(bytes) = read_tls_record(io, &mut record)? else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the peer closed the connection during the handshake",
+                    ));
+                };
+                incoming.extend_from_slice(bytes);
+            }
+        }
+    }
+}
+
+/// After a failed step: encodes and sends what rustls queued (its alert).
+fn send_alert(
+    conn: &mut UnbufferedConnection,
+    outgoing: &mut Vec<u8>,
+    io: &mut impl Write,
+) -> io::Result<()> {
+    outgoing.clear();
+    // A handful of states at most: the alert's encoding and its transmission.
+    for _ in 0..4 {
+        let next = match conn {
+            UnbufferedConnection::Client(c) => match c.process_tls_records(&mut []).state {
+                Ok(state @ ConnectionState::EncodeTlsData(_))
+                | Ok(state @ ConnectionState::TransmitTlsData(_)) => {
+                    handshake_step(state, outgoing, io)?
+                }
+                _ => return Ok(()),
+            },
+            UnbufferedConnection::Server(s) => match s.process_tls_records(&mut []).state {
+                Ok(state @ ConnectionState::EncodeTlsData(_))
+                | Ok(state @ ConnectionState::TransmitTlsData(_)) => {
+                    handshake_step(state, outgoing, io)?
+                }
+                _ => return Ok(()),
+            },
+        };
+        if !matches!(next, Next::Continue) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// rustls's [`KernelConnection`] after the handoff, as the [`NextKeys`] of a connection: it
+/// computes each direction's next traffic secret (RFC 8446 §7.2: HKDF-Expand-Label(secret_N,
+/// "traffic upd", "", Hash.length)) and from it the key and IV; a client's also takes the
+/// server's NewSessionTickets into its session store, for resumption.
+pub struct KeySchedule {
+    kernel: Kernel,
+    version: Version,
+}
+
+enum Kernel {
+    Client(KernelConnection<ClientConnectionData>),
+    Server(KernelConnection<ServerConnectionData>),
+}
+
+impl KeySchedule {
+    fn next(&mut self, tx: bool) -> Result<DirectionKeys, Error> {
+        let next = match (&mut self.kernel, tx) {
+            (Kernel::Client(k), true) => k.update_tx_secret(),
+            (Kernel::Client(k), false) => k.update_rx_secret(),
+            (Kernel::Server(k), true) => k.update_tx_secret(),
+            (Kernel::Server(k), false) => k.update_rx_secret(),
+        };
+        let (seq, secrets) = next.map_err(|e| Error::Library(e.to_string()))?;
+        // TLS 1.3 has no explicit nonce, so the target does not matter here.
+        direction_keys(self.version, &secrets, seq, Some(Target::AfKtls))
+    }
+}
+
+impl NextKeys for KeySchedule {
+    fn next_tx_keys(&mut self) -> Result<DirectionKeys, Error> {
+        self.next(true)
+    }
+
+    fn next_rx_keys(&mut self) -> Result<DirectionKeys, Error> {
+        self.next(false)
+    }
+
+    fn wants_session_tickets(&self) -> bool {
+        matches!(self.kernel, Kernel::Client(_)) && self.version == Version::Tls13
+    }
+
+    fn new_session_ticket(&mut self, body: &[u8]) -> Result<(), Error> {
+        match &mut self.kernel {
+            Kernel::Client(k) => k
+                .handle_new_session_ticket(body)
+                .map_err(|e| Error::Library(e.to_string())),
+            // A client never sends tickets; the reader reports the message as unexpected first.
+            Kernel::Server(_) => Err(Error::Unsupported("a NewSessionTicket from a client")),
+        }
+    }
+}
+
+/// Takes the keys out of an unbuffered connection whose handshake finished (through
+/// [`handshake_unbuffered`], so that rustls holds no part of a later record): both directions'
+/// keys and sequence numbers for the kernel, and the [`KeySchedule`] for their successors.
+/// `target` is where the keys go (see [`key_material`]). The config must have
+/// `enable_secret_extraction = true`.
+pub fn kernel_keys(
+    conn: UnbufferedConnection,
+    target: Target,
+) -> Result<(KeyMaterial, KeySchedule), Error> {
+    let extracted = match conn {
+        UnbufferedConnection::Client(c) => c
+            .dangerous_into_kernel_connection()
+            .map(|(secrets, k)| (secrets, Kernel::Client(k))),
+        UnbufferedConnection::Server(s) => s
+            .dangerous_into_kernel_connection()
+            .map(|(secrets, k)| (secrets, Kernel::Server(k))),
+    };
+    let (secrets, kernel) = extracted.map_err(|e| Error::Library(e.to_string()))?;
+    let version = match &kernel {
+        Kernel::Client(k) => k.protocol_version(),
+        Kernel::Server(k) => k.protocol_version(),
+    };
+    let keys = key_material(version, &secrets, target)?;
+    let schedule = KeySchedule {
+        kernel,
+        version: keys.version(),
+    };
+    Ok((keys, schedule))
+}
+
+/// [`kernel_keys`] handed to a new AF_KTLS socket bound to `tcp`, as an [`AfKtlsStream`] that
+/// changes keys when asked ([`AfKtlsStream::key_update`]) and when the peer does.
+pub fn into_af_ktls_stream(
+    conn: UnbufferedConnection,
+    tcp: &TcpStream,
+) -> io::Result<AfKtlsStream> {
+    let (keys, schedule) = kernel_keys(conn, Target::AfKtls)?;
+    let sock = AfKtlsSocket::setup(tcp.as_fd(), &keys)?;
+    Ok(AfKtlsStream::new(sock, schedule))
 }
 
 /// Converts what `dangerous_extract_secrets()` returned. `version` is the connection's

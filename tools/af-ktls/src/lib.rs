@@ -23,6 +23,9 @@
 //!   explicit nonces seen on the wire ([`wire`]), with [`prf`] and [`nonce`] doing the work.
 //! * [`socket`]: [`AfKtlsSocket`]; [`records`]: what `Read` does with alerts, session tickets
 //!   and other records that are not data; [`ulp`]: the same operations on mainline kernel TLS.
+//! * [`key_update`]: TLS 1.3 KeyUpdate after the handoff, both directions, on AF_KTLS and
+//!   mainline; [`stream`]: [`AfKtlsStream`], a connection that changes keys as long as it lives
+//!   (with rustls: [`from_rustls::into_af_ktls_stream`]).
 
 /// The record layer, exactly as the kernel module compiles it (`rust/record/`): protocol versions
 /// and ciphers, record headers and limits, nonces and additional data, sequence numbers and the
@@ -32,21 +35,25 @@ pub use ktls_record as record;
 pub mod dtls;
 #[cfg(feature = "rustls")]
 pub mod from_rustls;
+pub mod key_update;
 pub mod keys;
 pub mod nonce;
 pub mod prf;
 pub mod records;
 pub mod socket;
+pub mod stream;
 mod sys;
 pub mod uapi;
 pub mod ulp;
 pub mod wire;
 
+pub use key_update::{KeyUpdateRequest, KeyUpdates, NextKeys};
 pub use keys::{
     Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, RecordProtection, Version,
 };
 pub use records::RecordError;
 pub use socket::{af_ktls_family, AfKtlsSocket, ReceivedRecord, Transport};
+pub use stream::AfKtlsStream;
 
 use core::fmt;
 
@@ -59,6 +66,8 @@ pub enum Error {
     Unsupported(&'static str),
     /// A value the record layer refuses (e.g. a DTLS sequence number over 48 bits).
     Record(ktls_record::RecordError),
+    /// The TLS library refused (e.g. rustls asked for the next keys of a TLS 1.2 connection).
+    Library(String),
 }
 
 impl From<ktls_record::RecordError> for Error {
@@ -73,6 +82,7 @@ impl fmt::Display for Error {
             Error::InvalidKeyMaterial(what) => write!(f, "invalid key material: {what}"),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
             Error::Record(err) => write!(f, "record layer: {err}"),
+            Error::Library(what) => write!(f, "TLS library: {what}"),
         }
     }
 }

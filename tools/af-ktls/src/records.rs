@@ -13,13 +13,16 @@
 //! | any other alert | `Err`, [`RecordError::Alert`] |
 //! | TLS 1.3 NewSessionTicket | skipped; with [`AfKtlsSocket::set_return_session_tickets`] `Err`, [`RecordError::NewSessionTicket`] |
 //! | HelloRequest (TLS 1.2) | skipped: a client may ignore it |
-//! | KeyUpdate (TLS 1.3) | `Err`, [`RecordError::KeyUpdate`]: AF_KTLS cannot take new keys yet |
+//! | KeyUpdate (TLS 1.3) | `Err`, [`RecordError::KeyUpdate`]: the peer's next keys must be installed first ([`crate::stream::AfKtlsStream`] does it and reads on) |
 //! | other handshake messages, ChangeCipherSpec | `Err`, [`RecordError::UnexpectedHandshake`], [`RecordError::ChangeCipherSpec`] |
 //! | DTLS handshake records | skipped: a peer retransmitting its last flight |
 //!
 //! The error is an [`io::Error`] whose payload is the [`RecordError`]:
-//! [`RecordError::from_io`] gets it back.
+//! [`RecordError::from_io`] gets it back. [`crate::stream::AfKtlsStream`] reads the same way but
+//! deals with KeyUpdates itself (new keys, and an answer when the peer asks for one) and hands
+//! session tickets to the TLS library.
 
+use crate::key_update::{KeyUpdateRequest, HANDSHAKE_KEY_UPDATE};
 use crate::socket::{AfKtlsSocket, Transport};
 use crate::uapi;
 use std::fmt;
@@ -29,7 +32,6 @@ const ALERT_CLOSE_NOTIFY: u8 = 0;
 const ALERT_USER_CANCELED: u8 = 90;
 const HS_HELLO_REQUEST: u8 = 0;
 const HS_NEW_SESSION_TICKET: u8 = 4;
-const HS_KEY_UPDATE: u8 = 24;
 const HS_HEADER_LEN: usize = 4;
 
 /// A record that is not application data and that `Read` does not skip.
@@ -39,9 +41,12 @@ pub enum RecordError {
     /// The peer sent this alert: any but close_notify (which reads as the end of the stream)
     /// and user_canceled (skipped). The connection is over.
     Alert { level: u8, description: u8 },
-    /// A TLS 1.3 KeyUpdate: the peer's next records use keys AF_KTLS cannot take yet, so the
-    /// connection cannot go on. `update_requested`: the peer also asked for ours.
+    /// A TLS 1.3 KeyUpdate: the peer's next records use its next keys, so reads fail with
+    /// `EKEYEXPIRED` until they are installed (`KTLS_RX` with `rec_seq` 0; see
+    /// [`crate::key_update`]). `update_requested`: the peer also asked for ours.
     KeyUpdate { update_requested: bool },
+    /// A KeyUpdate whose body is not one byte 0 or 1 (RFC 8446 §4.6.3: `illegal_parameter`).
+    InvalidKeyUpdate,
     /// One record's NewSessionTicket message(s) (type, length and body of each), returned only
     /// after [`AfKtlsSocket::set_return_session_tickets`]`(true)`, e.g. for a TLS library that
     /// stores tickets for resumption. Reading may go on.
@@ -66,7 +71,7 @@ impl RecordError {
     fn kind(&self) -> io::ErrorKind {
         match self {
             RecordError::Alert { .. } => io::ErrorKind::ConnectionAborted,
-            RecordError::KeyUpdate { .. } => io::ErrorKind::Unsupported,
+            RecordError::KeyUpdate { .. } => io::ErrorKind::Other,
             RecordError::NewSessionTicket(_) => io::ErrorKind::Other,
             RecordError::Truncated => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::InvalidData,
@@ -80,10 +85,16 @@ impl fmt::Display for RecordError {
             RecordError::Alert { level, description } => {
                 write!(f, "the peer sent alert {description} (level {level})")
             }
-            RecordError::KeyUpdate { .. } => write!(
+            RecordError::KeyUpdate { update_requested } => write!(
                 f,
-                "the peer sent a TLS 1.3 KeyUpdate: AF_KTLS cannot take new keys yet"
+                "the peer sent a TLS 1.3 KeyUpdate{}: install its next keys (KTLS_RX) to read on",
+                if *update_requested {
+                    " and asked for ours"
+                } else {
+                    ""
+                }
             ),
+            RecordError::InvalidKeyUpdate => write!(f, "a malformed KeyUpdate message"),
             RecordError::NewSessionTicket(m) => {
                 write!(f, "a NewSessionTicket record ({} bytes)", m.len())
             }
@@ -108,12 +119,66 @@ impl From<RecordError> for io::Error {
     }
 }
 
+/// What one handshake record held, as far as the reader acts on it.
+#[derive(Debug, Default)]
+pub(crate) struct HandshakeRecord {
+    /// The NewSessionTicket messages (type, length and body of each), when they were kept.
+    pub tickets: Vec<u8>,
+    /// A KeyUpdate, which ends its record (the kernel refuses anything after it).
+    pub key_update: Option<KeyUpdateRequest>,
+}
+
+/// The handshake messages in `bytes` (whole messages, as in a handshake record or
+/// [`RecordError::NewSessionTicket`]): `(msg_type, body)` each; an error for a message cut short.
+pub fn handshake_messages(mut bytes: &[u8]) -> Vec<Result<(u8, &[u8]), RecordError>> {
+    let mut messages = Vec::new();
+    while !bytes.is_empty() {
+        let Some((&[msg_type, a, b, c], rest)) = bytes.split_first_chunk::<HS_HEADER_LEN>() else {
+            messages.push(Err(RecordError::Truncated));
+            break;
+        };
+        let len = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        let Some((body, rest)) = rest.split_at_checked(len) else {
+            messages.push(Err(RecordError::Truncated));
+            break;
+        };
+        messages.push(Ok((msg_type, body)));
+        bytes = rest;
+    }
+    messages
+}
+
 impl AfKtlsSocket {
     /// Receives application data only, as `Read` does (see the [module](self) table), with
     /// `recv` flags (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`). Returns `Ok(0)` at
     /// close_notify or the end of the stream. With `MSG_DONTWAIT` it may return `WouldBlock`
     /// after skipping a record.
     pub fn recv_data(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+        let keep_tickets = self.returns_session_tickets();
+        self.recv_data_with(buf, flags, keep_tickets, &mut |record| {
+            if let Some(request) = record.key_update {
+                return Err(RecordError::KeyUpdate {
+                    update_requested: request == KeyUpdateRequest::Requested,
+                }
+                .into());
+            }
+            if !record.tickets.is_empty() {
+                return Err(RecordError::NewSessionTicket(record.tickets).into());
+            }
+            Ok(())
+        })
+    }
+
+    /// [`AfKtlsSocket::recv_data`] with the handshake records that are not skipped given to
+    /// `on_handshake` (which returns `Ok` to read on); `keep_tickets`: whether their
+    /// NewSessionTicket messages are kept for it.
+    pub(crate) fn recv_data_with(
+        &self,
+        buf: &mut [u8],
+        flags: libc::c_int,
+        keep_tickets: bool,
+        on_handshake: &mut dyn FnMut(HandshakeRecord) -> io::Result<()>,
+    ) -> io::Result<usize> {
         loop {
             let mut rec = self.recv_record(buf, flags)?;
             let content_type = rec
@@ -145,7 +210,12 @@ impl AfKtlsSocket {
                     }
                 }
                 uapi::KTLS_RECORD_HANDSHAKE if !stream => continue,
-                uapi::KTLS_RECORD_HANDSHAKE => self.handshake_messages(start)?,
+                uapi::KTLS_RECORD_HANDSHAKE => {
+                    let record = self.handshake_record(start, keep_tickets)?;
+                    if record.key_update.is_some() || !record.tickets.is_empty() {
+                        on_handshake(record)?;
+                    }
+                }
                 uapi::KTLS_RECORD_CHANGE_CIPHER_SPEC => {
                     return Err(RecordError::ChangeCipherSpec.into())
                 }
@@ -171,11 +241,16 @@ impl AfKtlsSocket {
     }
 
     /// The handshake messages of a record whose first bytes are `have`: returns when every one
-    /// was skipped and nothing more of them is buffered here.
-    fn handshake_messages(&self, mut have: Vec<u8>) -> io::Result<()> {
-        let keep_tickets = self.returns_session_tickets();
+    /// was read and nothing more of them is buffered here, with the tickets (if `keep_tickets`)
+    /// and the KeyUpdate found. Other tickets and HelloRequests are skipped; anything else is an
+    /// error.
+    fn handshake_record(
+        &self,
+        mut have: Vec<u8>,
+        keep_tickets: bool,
+    ) -> io::Result<HandshakeRecord> {
+        let mut record = HandshakeRecord::default();
         let mut pos = 0;
-        let mut tickets = false;
         loop {
             have = self.complete(have, pos + HS_HEADER_LEN, uapi::KTLS_RECORD_HANDSHAKE)?;
             let msg_type = have[pos];
@@ -186,32 +261,27 @@ impl AfKtlsSocket {
             match msg_type {
                 HS_NEW_SESSION_TICKET if keep_tickets => {
                     have = self.complete(have, end, uapi::KTLS_RECORD_HANDSHAKE)?;
-                    tickets = true;
+                    record.tickets.extend_from_slice(&have[pos..end]);
                 }
                 HS_NEW_SESSION_TICKET | HS_HELLO_REQUEST if end > have.len() => {
                     // Skip the rest of the body without keeping it.
                     self.discard(end - have.len())?;
-                    if tickets {
-                        have.truncate(pos);
-                        return Err(RecordError::NewSessionTicket(have).into());
-                    }
-                    return Ok(());
+                    return Ok(record);
                 }
                 HS_NEW_SESSION_TICKET | HS_HELLO_REQUEST => {}
-                HS_KEY_UPDATE => {
-                    let want = end.max(pos + HS_HEADER_LEN + 1);
-                    have = self.complete(have, want, uapi::KTLS_RECORD_HANDSHAKE)?;
-                    let update_requested = have[pos + HS_HEADER_LEN] == 1;
-                    return Err(RecordError::KeyUpdate { update_requested }.into());
+                HANDSHAKE_KEY_UPDATE => {
+                    have = self.complete(have, end, uapi::KTLS_RECORD_HANDSHAKE)?;
+                    let request = KeyUpdateRequest::from_body(&have[pos + HS_HEADER_LEN..end])?;
+                    record.key_update = Some(request);
+                    // The last message of its record: the kernel breaks the stream (EPROTO) if
+                    // anything follows it there.
+                    return Ok(record);
                 }
                 msg_type => return Err(RecordError::UnexpectedHandshake { msg_type }.into()),
             }
             pos = end;
             if pos >= have.len() {
-                if tickets {
-                    return Err(RecordError::NewSessionTicket(have).into());
-                }
-                return Ok(());
+                return Ok(record);
             }
         }
     }
@@ -253,11 +323,27 @@ mod tests {
             update_requested: true,
         }
         .into();
-        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert_eq!(err.kind(), io::ErrorKind::Other);
         assert!(err.to_string().contains("KeyUpdate"));
         assert_eq!(
             RecordError::from_io(&io::Error::from_raw_os_error(libc::EIO)),
             None
+        );
+    }
+
+    #[test]
+    fn handshake_messages_split_and_report_truncation() {
+        let bytes = [4, 0, 0, 2, 9, 9, 24, 0, 0, 1, 1];
+        let messages = handshake_messages(&bytes);
+        assert_eq!(messages, vec![Ok((4, &[9, 9][..])), Ok((24, &[1][..]))]);
+        assert!(handshake_messages(&[]).is_empty());
+        assert_eq!(
+            handshake_messages(&[4, 0, 0, 3, 1]),
+            vec![Err(RecordError::Truncated)]
+        );
+        assert_eq!(
+            handshake_messages(&[24, 0, 0, 1, 0, 4, 0]),
+            vec![Ok((24, &[0][..])), Err(RecordError::Truncated)]
         );
     }
 }

@@ -229,10 +229,10 @@ impl AfKtlsSocket {
         })
     }
 
-    /// `shutdown(2)` on the AF_KTLS socket. The kernel refuses it today (`EOPNOTSUPP`, see
-    /// Documentation/af_ktls.md); to end a connection, call
-    /// [`AfKtlsSocket::send_close_notify`] and then shut down or close the TCP socket itself
-    /// (AF_KTLS sends each record whole before `send` returns, so nothing is left behind).
+    /// `shutdown(2)` on the AF_KTLS socket: `Write` seals and sends an open record, then shuts
+    /// down the bound socket's write side once the records waiting for room went out; `Read`
+    /// ends reading (Documentation/af_ktls.md, "Long-lived connections"). A close_notify stays
+    /// the application's: [`AfKtlsSocket::send_close_notify`] first.
     pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         sys::shutdown(self.fd.as_fd(), how)
     }

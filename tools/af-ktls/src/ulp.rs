@@ -3,7 +3,12 @@
 //!
 //! Unlike AF_KTLS there is no second socket: the TCP socket itself becomes the TLS socket once the
 //! ULP is attached and keys are set, and plain `send`/`recv` on it carry plaintext.
+//!
+//! TLS 1.3 KeyUpdate works the same way as on AF_KTLS (Linux 7.3, which this project tests with,
+//! has it: `TLS_TX`/`TLS_RX` set again with `rec_seq` 0, reads fail with `EKEYEXPIRED` between the peer's KeyUpdate and
+//! its new keys): [`Mainline`] is the socket for [`crate::key_update::KeyUpdates`].
 
+use crate::key_update::KernelTls;
 use crate::keys::{Cipher, CryptoInfo, Direction, DirectionKeys, KeyMaterial, Version};
 use crate::socket::ReceivedRecord;
 use crate::sys;
@@ -96,6 +101,21 @@ pub fn recv_record(
 /// Sends a `close_notify` alert.
 pub fn send_close_notify(tcp: BorrowedFd<'_>) -> io::Result<()> {
     send_record(tcp, KTLS_RECORD_ALERT, &[1, 0], libc::MSG_NOSIGNAL).map(drop)
+}
+
+/// The TCP socket with mainline kernel TLS on it, as the kernel TLS socket
+/// [`crate::key_update::KeyUpdates`] sends KeyUpdates on and installs keys into.
+#[derive(Clone, Copy, Debug)]
+pub struct Mainline<'fd>(pub BorrowedFd<'fd>);
+
+impl KernelTls for Mainline<'_> {
+    fn send_record(&self, content_type: u8, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+        send_record(self.0, content_type, buf, flags)
+    }
+
+    fn set_keys(&self, direction: Direction, keys: &DirectionKeys) -> io::Result<()> {
+        set_keys(self.0, direction, keys)
+    }
 }
 
 fn option_name(direction: Direction) -> libc::c_int {

@@ -5,14 +5,20 @@
 use crate::dtls::LoggedUdp;
 use crate::error::{Context, Error, Result};
 use crate::tls::LoggedTcp;
+use af_ktls::key_update::{
+    KernelTls, KeyUpdateCounts, KeyUpdateRequest, KeyUpdates, HANDSHAKE_KEY_UPDATE,
+};
+use af_ktls::records::handshake_messages;
 use af_ktls::socket::ReceivedRecord;
 use af_ktls::uapi::{
     KTLS_RECORD_ALERT, KTLS_RECORD_APPLICATION_DATA, KTLS_RECORD_CHANGE_CIPHER_SPEC,
     KTLS_RECORD_HANDSHAKE,
 };
+use af_ktls::ulp::Mainline;
 use af_ktls::{AfKtlsSocket, Cipher, Direction};
 use openssl::ssl::{ErrorCode, SslStream};
 use rustls::Connection;
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -27,6 +33,8 @@ pub enum Incoming {
     Closed,
     /// A non-data record that needs no action (e.g. a TLS 1.3 NewSessionTicket).
     Skipped(&'static str),
+    /// The peer's TLS 1.3 KeyUpdate (its next keys are installed once the channel returns it).
+    KeyUpdate(KeyUpdateRequest),
 }
 
 /// Records moved, when the backend can tell.
@@ -53,6 +61,15 @@ pub trait Channel {
     fn close(&mut self) -> Result<()>;
     /// Records sent/received since the transfer began, when known.
     fn records(&self) -> RecordCounts;
+    /// Starts a TLS 1.3 KeyUpdate that also asks the peer to update (`update_requested`): it
+    /// goes out before the next data.
+    fn request_key_update(&mut self) -> Result<()> {
+        Err(Error::msg("this connection cannot send KeyUpdates"))
+    }
+    /// KeyUpdates sent and received, when the backend knows.
+    fn key_updates(&self) -> Option<KeyUpdateCounts> {
+        None
+    }
 }
 
 fn would_block(err: &io::Error) -> bool {
@@ -69,6 +86,55 @@ pub struct RustlsChannel {
     conn: Connection,
     io: LoggedTcp,
     records_at_start: (u64, u64),
+}
+
+// ---- TLS 1.3 KeyUpdate on the kernel backends -------------------------------------------------
+
+/// Sends the KeyUpdates that are due before the next data. False: the socket had no room (the
+/// update stays due).
+fn flush_key_updates(updates: Option<&KeyUpdates>, sock: &impl KernelTls) -> Result<bool> {
+    let Some(updates) = updates.filter(|u| u.due()) else {
+        return Ok(true);
+    };
+    match updates.flush(sock, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) {
+        Ok(()) => Ok(true),
+        Err(e) if would_block(&e) => Ok(false),
+        Err(e) => Err(Error::io("sending a KeyUpdate", e)),
+    }
+}
+
+/// After a received record: a KeyUpdate's keys are installed here.
+fn after_receive(
+    incoming: Incoming,
+    updates: Option<&KeyUpdates>,
+    sock: &impl KernelTls,
+) -> Result<Incoming> {
+    if let Incoming::KeyUpdate(request) = incoming {
+        let updates = updates.ok_or_else(|| {
+            Error::msg("peer sent a KeyUpdate, but this connection has no TLS 1.3 key schedule")
+        })?;
+        updates
+            .receive(sock, request)
+            .map_err(|e| Error::io("taking the peer's next keys after its KeyUpdate", e))?;
+    }
+    Ok(incoming)
+}
+
+fn request_update(updates: Option<&KeyUpdates>) -> Result<()> {
+    let updates =
+        updates.ok_or_else(|| Error::msg("KeyUpdate needs TLS 1.3 and a key schedule"))?;
+    updates.request(KeyUpdateRequest::Requested);
+    Ok(())
+}
+
+/// Before close_notify: what is still due goes out (blocking), so the peer ends with our keys.
+fn flush_before_close(updates: Option<&KeyUpdates>, sock: &impl KernelTls) -> Result<()> {
+    match updates {
+        Some(updates) => updates
+            .flush(sock, libc::MSG_NOSIGNAL)
+            .map_err(|e| Error::io("sending a KeyUpdate before close_notify", e)),
+        None => Ok(()),
+    }
 }
 
 impl RustlsChannel {
@@ -97,6 +163,12 @@ impl Channel for RustlsChannel {
             .write(data)
             .context("encrypting with rustls")?;
         Ok(if n == 0 { None } else { Some(n) })
+    }
+
+    fn request_key_update(&mut self) -> Result<()> {
+        self.conn
+            .refresh_traffic_keys()
+            .map_err(|e| Error::msg(format!("rustls refused a KeyUpdate: {e}")))
     }
 
     fn pending_output(&self) -> bool {
@@ -267,9 +339,11 @@ impl Channel for OpensslDtlsChannel {
 
 /// Turns one kernel `recvmsg` result into what the transfer loop wants. Non-data records are
 /// never silently dropped: a close_notify ends the stream, a NewSessionTicket (which a TLS 1.3
-/// server may send right after the handshake) is skipped and counted, and anything else —
-/// another alert, a KeyUpdate (rekeying after the handoff is not supported), ChangeCipherSpec —
-/// fails the run with a message saying what arrived.
+/// server may send right after the handshake) is skipped and counted, a KeyUpdate (after any
+/// tickets in its record) is returned for the channel to install the peer's next keys, and
+/// anything else — another alert, another handshake message, ChangeCipherSpec — fails the run
+/// with a message saying what arrived. A handshake record must be whole in `buf` (the transfer
+/// reads with 64 KiB).
 pub fn classify_kernel_record(rec: ReceivedRecord, buf: &[u8]) -> Result<Incoming> {
     if rec.control_truncated {
         return Err(Error::msg("record type control message was truncated"));
@@ -288,16 +362,35 @@ pub fn classify_kernel_record(rec: ReceivedRecord, buf: &[u8]) -> Result<Incomin
             ))),
             _ => Err(Error::msg("peer sent a malformed alert")),
         },
-        Some(KTLS_RECORD_HANDSHAKE) => match body.first() {
-            Some(4) => Ok(Incoming::Skipped("NewSessionTicket")),
-            Some(24) => Err(Error::msg(
-                "peer sent a TLS 1.3 KeyUpdate; rekeying after the handoff is not supported",
-            )),
-            Some(t) => Err(Error::msg(format!(
-                "peer sent handshake message type {t} after the handoff"
-            ))),
-            None => Err(Error::msg("peer sent an empty handshake record")),
-        },
+        Some(KTLS_RECORD_HANDSHAKE) => {
+            let messages = handshake_messages(body);
+            if messages.is_empty() {
+                return Err(Error::msg("peer sent an empty handshake record"));
+            }
+            let last = messages.len() - 1;
+            let mut incoming = Incoming::Skipped("NewSessionTicket");
+            for (i, message) in messages.into_iter().enumerate() {
+                match message.map_err(|e| Error::msg(format!("peer's handshake record: {e}")))? {
+                    (4, _) => {}
+                    (HANDSHAKE_KEY_UPDATE, body) if i == last => {
+                        let request = KeyUpdateRequest::from_body(body)
+                            .map_err(|e| Error::msg(format!("peer's KeyUpdate: {e}")))?;
+                        incoming = Incoming::KeyUpdate(request);
+                    }
+                    (HANDSHAKE_KEY_UPDATE, _) => {
+                        return Err(Error::msg(
+                            "peer's KeyUpdate is not the last message of its record",
+                        ))
+                    }
+                    (t, _) => {
+                        return Err(Error::msg(format!(
+                            "peer sent handshake message type {t} after the handoff"
+                        )))
+                    }
+                }
+            }
+            Ok(incoming)
+        }
         Some(KTLS_RECORD_CHANGE_CIPHER_SPEC) => {
             Err(Error::msg("peer sent ChangeCipherSpec after the handoff"))
         }
@@ -317,7 +410,10 @@ fn kernel_recv_error(err: io::Error, what: &str) -> Result<Incoming> {
             format!("{what}: record failed authentication"),
             err,
         )),
-        Some(libc::EKEYEXPIRED) => Err(Error::io(format!("{what}: peer rekeyed (KeyUpdate)"), err)),
+        Some(libc::EKEYEXPIRED) => Err(Error::io(
+            format!("{what}: the peer's KeyUpdate was read but its next keys are not installed"),
+            err,
+        )),
         _ => Err(Error::io(what.to_string(), err)),
     }
 }
@@ -330,26 +426,113 @@ fn kernel_send_result(result: io::Result<usize>, what: &str) -> Result<Option<us
     }
 }
 
-/// Records between the handed-over `rec_seq` and what `getsockopt` reports now (mainline reports
-/// the current value; a kernel that reports the initial one gives 0, so 0 means "unknown").
-fn records_since(start: u64, now: io::Result<af_ktls::CryptoInfo>) -> Option<u64> {
-    let now = now.ok()?.rec_seq();
-    (now > start).then(|| now - start)
+/// Records per direction since the handoff, from `getsockopt`'s `rec_seq` (the next record's
+/// number). A KeyUpdate restarts it at 0, so the records under each key are added up when the
+/// next keys go in ([`Tallied`]). 0 means "unknown" (a kernel that reports the initial value).
+struct Tally {
+    /// Records under keys already replaced, TX and RX.
+    done: [Cell<u64>; 2],
+    /// The first `rec_seq` of the current keys, TX and RX.
+    start: [Cell<u64>; 2],
+}
+
+fn index(direction: Direction) -> usize {
+    match direction {
+        Direction::Tx => 0,
+        Direction::Rx => 1,
+    }
+}
+
+impl Tally {
+    fn new(rec_seq_at_start: (u64, u64)) -> Self {
+        Tally {
+            done: [Cell::new(0), Cell::new(0)],
+            start: [Cell::new(rec_seq_at_start.0), Cell::new(rec_seq_at_start.1)],
+        }
+    }
+
+    fn total(&self, direction: Direction, now: io::Result<af_ktls::CryptoInfo>) -> Option<u64> {
+        let i = index(direction);
+        let now = now.ok()?.rec_seq();
+        let total = self.done[i].get() + now.saturating_sub(self.start[i].get());
+        (total > 0).then_some(total)
+    }
+}
+
+/// A kernel TLS socket whose key changes are tallied: before new keys go in, the records under
+/// the old ones are added to the [`Tally`].
+struct Tallied<'a, S> {
+    sock: S,
+    tally: &'a Tally,
+    cipher: Cipher,
+    info: fn(&S, Direction, Cipher) -> io::Result<af_ktls::CryptoInfo>,
+}
+
+impl<S: KernelTls> KernelTls for Tallied<'_, S> {
+    fn send_record(&self, content_type: u8, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+        self.sock.send_record(content_type, buf, flags)
+    }
+
+    fn set_keys(&self, direction: Direction, keys: &af_ktls::DirectionKeys) -> io::Result<()> {
+        let before = (self.info)(&self.sock, direction, self.cipher);
+        self.sock.set_keys(direction, keys)?;
+        let i = index(direction);
+        let used = before
+            .map(|info| info.rec_seq().saturating_sub(self.tally.start[i].get()))
+            .unwrap_or(0);
+        self.tally.done[i].set(self.tally.done[i].get() + used);
+        self.tally.start[i].set(keys.rec_seq());
+        Ok(())
+    }
+}
+
+fn af_ktls_info(
+    sock: &&AfKtlsSocket,
+    direction: Direction,
+    cipher: Cipher,
+) -> io::Result<af_ktls::CryptoInfo> {
+    sock.crypto_info(direction, cipher)
+}
+
+fn mainline_info(
+    sock: &Mainline<'_>,
+    direction: Direction,
+    cipher: Cipher,
+) -> io::Result<af_ktls::CryptoInfo> {
+    af_ktls::ulp::crypto_info(sock.0, direction, cipher)
 }
 
 /// Mainline kernel TLS on the TCP socket itself.
 pub struct UlpChannel {
     tcp: TcpStream,
     cipher: Cipher,
-    rec_seq_at_start: (u64, u64),
+    records: Tally,
+    /// TLS 1.3: KeyUpdates both ways.
+    updates: Option<KeyUpdates>,
 }
 
 impl UlpChannel {
-    pub fn new(tcp: TcpStream, cipher: Cipher, rec_seq_at_start: (u64, u64)) -> Self {
+    pub fn new(
+        tcp: TcpStream,
+        cipher: Cipher,
+        rec_seq_at_start: (u64, u64),
+        updates: Option<KeyUpdates>,
+    ) -> Self {
         UlpChannel {
             tcp,
             cipher,
-            rec_seq_at_start,
+            records: Tally::new(rec_seq_at_start),
+            updates,
+        }
+    }
+
+    /// The socket for KeyUpdates.
+    fn kernel(&self) -> Tallied<'_, Mainline<'_>> {
+        Tallied {
+            sock: Mainline(self.tcp.as_fd()),
+            tally: &self.records,
+            cipher: self.cipher,
+            info: mainline_info,
         }
     }
 }
@@ -360,6 +543,9 @@ impl Channel for UlpChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
+        if !flush_key_updates(self.updates.as_ref(), &self.kernel())? {
+            return Ok(None);
+        }
         let sent = af_ktls::ulp::send(
             self.tcp.as_fd(),
             data,
@@ -370,12 +556,25 @@ impl Channel for UlpChannel {
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<Incoming> {
         match af_ktls::ulp::recv_record(self.tcp.as_fd(), buf, libc::MSG_DONTWAIT) {
-            Ok(rec) => classify_kernel_record(rec, buf),
+            Ok(rec) => after_receive(
+                classify_kernel_record(rec, buf)?,
+                self.updates.as_ref(),
+                &self.kernel(),
+            ),
             Err(e) => kernel_recv_error(e, "recvmsg on kernel TLS"),
         }
     }
 
+    fn request_key_update(&mut self) -> Result<()> {
+        request_update(self.updates.as_ref())
+    }
+
+    fn key_updates(&self) -> Option<KeyUpdateCounts> {
+        self.updates.as_ref().map(KeyUpdates::counts)
+    }
+
     fn close(&mut self) -> Result<()> {
+        flush_before_close(self.updates.as_ref(), &self.kernel())?;
         match af_ktls::ulp::send_close_notify(self.tcp.as_fd()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
@@ -386,15 +585,10 @@ impl Channel for UlpChannel {
 
     fn records(&self) -> RecordCounts {
         let fd = self.tcp.as_fd();
+        let now = |d| af_ktls::ulp::crypto_info(fd, d, self.cipher);
         RecordCounts {
-            sent: records_since(
-                self.rec_seq_at_start.0,
-                af_ktls::ulp::crypto_info(fd, Direction::Tx, self.cipher),
-            ),
-            received: records_since(
-                self.rec_seq_at_start.1,
-                af_ktls::ulp::crypto_info(fd, Direction::Rx, self.cipher),
-            ),
+            sent: self.records.total(Direction::Tx, now(Direction::Tx)),
+            received: self.records.total(Direction::Rx, now(Direction::Rx)),
         }
     }
 }
@@ -410,7 +604,9 @@ pub struct AfKtlsChannel {
     sock: AfKtlsSocket,
     transport: Transport,
     cipher: Cipher,
-    rec_seq_at_start: (u64, u64),
+    records: Tally,
+    /// TLS 1.3: KeyUpdates both ways.
+    updates: Option<KeyUpdates>,
 }
 
 impl AfKtlsChannel {
@@ -419,12 +615,24 @@ impl AfKtlsChannel {
         transport: Transport,
         cipher: Cipher,
         rec_seq_at_start: (u64, u64),
+        updates: Option<KeyUpdates>,
     ) -> Self {
         AfKtlsChannel {
             sock,
             transport,
             cipher,
-            rec_seq_at_start,
+            records: Tally::new(rec_seq_at_start),
+            updates,
+        }
+    }
+
+    /// The socket for KeyUpdates.
+    fn kernel(&self) -> Tallied<'_, &AfKtlsSocket> {
+        Tallied {
+            sock: &self.sock,
+            tally: &self.records,
+            cipher: self.cipher,
+            info: af_ktls_info,
         }
     }
 }
@@ -435,6 +643,9 @@ impl Channel for AfKtlsChannel {
     }
 
     fn send(&mut self, data: &[u8]) -> Result<Option<usize>> {
+        if !flush_key_updates(self.updates.as_ref(), &self.kernel())? {
+            return Ok(None);
+        }
         kernel_send_result(
             self.sock
                 .send(data, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL),
@@ -444,12 +655,25 @@ impl Channel for AfKtlsChannel {
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<Incoming> {
         match self.sock.recv_record(buf, libc::MSG_DONTWAIT) {
-            Ok(rec) => classify_kernel_record(rec, buf),
+            Ok(rec) => after_receive(
+                classify_kernel_record(rec, buf)?,
+                self.updates.as_ref(),
+                &self.kernel(),
+            ),
             Err(e) => kernel_recv_error(e, "recvmsg on AF_KTLS"),
         }
     }
 
+    fn request_key_update(&mut self) -> Result<()> {
+        request_update(self.updates.as_ref())
+    }
+
+    fn key_updates(&self) -> Option<KeyUpdateCounts> {
+        self.updates.as_ref().map(KeyUpdates::counts)
+    }
+
     fn close(&mut self) -> Result<()> {
+        flush_before_close(self.updates.as_ref(), &self.kernel())?;
         match self.sock.send_close_notify() {
             Ok(()) => {}
             Err(e)
@@ -471,15 +695,10 @@ impl Channel for AfKtlsChannel {
     }
 
     fn records(&self) -> RecordCounts {
+        let now = |d| self.sock.crypto_info(d, self.cipher);
         RecordCounts {
-            sent: records_since(
-                self.rec_seq_at_start.0,
-                self.sock.crypto_info(Direction::Tx, self.cipher),
-            ),
-            received: records_since(
-                self.rec_seq_at_start.1,
-                self.sock.crypto_info(Direction::Rx, self.cipher),
-            ),
+            sent: self.records.total(Direction::Tx, now(Direction::Tx)),
+            received: self.records.total(Direction::Rx, now(Direction::Rx)),
         }
     }
 }
@@ -519,9 +738,27 @@ mod tests {
             classify_kernel_record(rec(4, Some(22)), &[4, 0, 0, 0]).ok(),
             Some(Incoming::Skipped("NewSessionTicket"))
         );
-        let key_update =
-            classify_kernel_record(rec(5, Some(22)), &[24, 0, 0, 1, 0]).expect_err("KeyUpdate");
-        assert!(key_update.to_string().contains("KeyUpdate"));
+        assert_eq!(
+            classify_kernel_record(rec(5, Some(22)), &[24, 0, 0, 1, 1]).ok(),
+            Some(Incoming::KeyUpdate(KeyUpdateRequest::Requested))
+        );
+        // Tickets, then a KeyUpdate at the end of the record.
+        assert_eq!(
+            classify_kernel_record(rec(11, Some(22)), &[4, 0, 0, 2, 7, 7, 24, 0, 0, 1, 0]).ok(),
+            Some(Incoming::KeyUpdate(KeyUpdateRequest::NotRequested))
+        );
+        for bad in [
+            &[24, 0, 0, 1, 2][..],
+            &[24, 0, 0, 1, 0, 4, 0, 0, 0],
+            &[24, 0, 0, 2, 0],
+            &[20, 0, 0, 0],
+            &[],
+        ] {
+            assert!(
+                classify_kernel_record(rec(bad.len(), Some(22)), bad).is_err(),
+                "{bad:?}"
+            );
+        }
         assert!(classify_kernel_record(rec(1, Some(20)), &[1]).is_err());
         let truncated = ReceivedRecord {
             len: 1,

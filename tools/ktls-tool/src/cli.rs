@@ -69,6 +69,16 @@ pub enum Command {
         role: RoleArg,
         #[arg(long, value_parser = parse_size)]
         size: u64,
+        /// A command line for the reading tool (`K` for OpenSSL's s_client, `^rekey^` for
+        /// gnutls-cli --inline-commands) after every --command-every bytes. The output is then
+        /// paced: through a pipe each write waits until the reader took the one before, so every
+        /// read gets one write — the command alone, data in writes of at most 4000 bytes that
+        /// never start with a letter OpenSSL takes as a command. The number of commands written
+        /// goes to stderr.
+        #[arg(long, requires = "command_every")]
+        command: Option<String>,
+        #[arg(long, value_parser = parse_size, requires = "command", value_name = "BYTES")]
+        command_every: Option<u64>,
     },
 }
 
@@ -123,6 +133,14 @@ pub struct Common {
     /// Explain the handoff (sequence numbers, nonces) on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// TLS 1.3: send a KeyUpdate that asks the peer for one too (`update_requested`) every BYTES
+    /// of data sent, so both directions change keys during the transfer.
+    #[arg(long, value_parser = parse_size, value_name = "BYTES")]
+    pub key_update_every: Option<u64>,
+    /// Fail (exit 1) unless the peer sent at least N KeyUpdates. af_ktls and ulp backends, which
+    /// count them.
+    #[arg(long, value_name = "N")]
+    pub expect_key_updates: Option<u64>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,5 +286,19 @@ mod tests {
         assert_eq!(common.backend, Backend::AfKtls);
         assert_eq!(common.size, 4096);
         assert!(Cli::try_parse_from(["ktls-tool", "server", "--dtls", "--tls", "1.3"]).is_err());
+        let cli = Cli::try_parse_from([
+            "ktls-tool",
+            "server",
+            "--key-update-every",
+            "64K",
+            "--expect-key-updates",
+            "3",
+        ])
+        .expect("parses");
+        let Command::Server { common, .. } = cli.command else {
+            panic!("server")
+        };
+        assert_eq!(common.key_update_every, Some(65536));
+        assert_eq!(common.expect_key_updates, Some(3));
     }
 }

@@ -100,6 +100,118 @@ impl Pattern {
     }
 }
 
+/// First bytes that OpenSSL's `s_client` and `s_server` take as commands when a read of their
+/// stdin starts with them (Q, q quit; R, r renegotiate; K, k update keys; c, P, S in s_server).
+const COMMAND_LETTERS: &[u8] = b"QqRrKkcPS";
+
+/// Largest paced write: `gnutls-cli` reads its stdin 4095 bytes at a time (OpenSSL 16 KiB), and
+/// a pipe write of at most `PIPE_BUF` (4096) bytes reaches the reader whole.
+pub const PACED_CHUNK: usize = 4000;
+
+/// One write of [`Pattern::paced_writes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacedWrite {
+    /// Pattern bytes `offset..offset + len`.
+    Data { offset: u64, len: usize },
+    /// The command line.
+    Command,
+}
+
+impl Pattern {
+    /// The writes that feed `size` bytes of the pattern to a command line tool that takes
+    /// commands on its stdin (OpenSSL's `K`, `gnutls-cli --inline-commands`'s `^rekey^`), with a
+    /// command after every `every` bytes (at the first byte from there on that no OpenSSL command
+    /// letter is). Written one at a time, each after the reader took the one before, every read of
+    /// the tool gets exactly one write: data writes of at most [`PACED_CHUNK`] bytes, none starting
+    /// with a command letter, and each command alone.
+    pub fn paced_writes(&self, size: u64, every: u64) -> Vec<PacedWrite> {
+        let allowed = |at: u64| !COMMAND_LETTERS.contains(&self.slice(at, 1)[0]);
+        let command_at = |from: u64| {
+            let mut at = from;
+            while at < size && !allowed(at) {
+                at += 1;
+            }
+            at
+        };
+        let mut writes = Vec::new();
+        let mut offset = 0u64;
+        let mut multiple = every.max(1);
+        let mut next_command = command_at(multiple);
+        while offset < size {
+            if offset == next_command {
+                writes.push(PacedWrite::Command);
+                multiple = multiple.saturating_add(every.max(1));
+                next_command = command_at(multiple.max(offset + 1));
+            }
+            let limit = size.min(next_command);
+            let mut end = limit.min(offset + PACED_CHUNK as u64);
+            if end < limit {
+                // The next data write starts at `end`: back to a byte that no command letter is
+                // (the pattern has a newline every 64 bytes).
+                while end > offset + 1 && !allowed(end) {
+                    end -= 1;
+                }
+            }
+            let len = usize::try_from(end - offset).unwrap_or(PACED_CHUNK);
+            writes.push(PacedWrite::Data { offset, len });
+            offset = end;
+        }
+        writes
+    }
+}
+
+/// Bytes written to the pipe `fd` that its reader has not taken yet; `None` if `fd` is no pipe.
+fn unread_in_pipe(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<Option<usize>> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fstat writes one `struct stat` into `st`, which is valid for it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open for the call and `st` is a valid out pointer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Ok(None);
+    }
+    let mut unread: libc::c_int = 0;
+    // SAFETY: FIONREAD on a pipe (either end) writes one int, the bytes queued in it.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut unread) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Some(usize::try_from(unread).unwrap_or(0)))
+}
+
+/// Writes [`Pattern::paced_writes`] to stdout with `command` and a newline as each command:
+/// when stdout is a pipe, each write waits until the reader took everything before it. Returns
+/// how many commands were written.
+pub fn write_paced(
+    pattern: &Pattern,
+    size: u64,
+    command: &str,
+    every: u64,
+) -> std::io::Result<u64> {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    // A file on the same descriptor: one write(2) per write (stdout's own buffer would split
+    // writes at newlines).
+    let mut out = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+    let line = format!("{command}\n");
+    let mut commands = 0;
+    for write in pattern.paced_writes(size, every) {
+        while unread_in_pipe(out.as_fd())?.unwrap_or(0) > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        match write {
+            PacedWrite::Data { offset, len } => out.write_all(pattern.slice(offset, len))?,
+            PacedWrite::Command => {
+                out.write_all(line.as_bytes())?;
+                commands += 1;
+            }
+        }
+        out.flush()?;
+    }
+    Ok(commands)
+}
+
 /// Hashes what was sent.
 pub struct SentStream {
     hasher: Sha256,
@@ -245,5 +357,49 @@ mod tests {
         assert_eq!(out.len() as u64, size);
         let digest: [u8; 32] = Sha256::digest(&out).into();
         assert_eq!(digest, pattern.sha256(size));
+    }
+
+    #[test]
+    fn paced_writes_cover_the_pattern_with_commands_between() {
+        for role in [Role::Client, Role::Server] {
+            let pattern = Pattern::new(role);
+            let size = 300_000u64;
+            let every = 32 * 1024;
+            let writes = pattern.paced_writes(size, every);
+            let mut next = 0u64;
+            let mut commands = Vec::new();
+            let mut after_command = false;
+            for write in &writes {
+                match *write {
+                    PacedWrite::Data { offset, len } => {
+                        assert_eq!(offset, next, "contiguous");
+                        assert!(len > 0 && len <= PACED_CHUNK);
+                        let first = pattern.slice(offset, 1)[0];
+                        assert!(!COMMAND_LETTERS.contains(&first), "at {offset}");
+                        next += len as u64;
+                        after_command = false;
+                    }
+                    PacedWrite::Command => {
+                        assert!(!after_command, "one command at a time");
+                        commands.push(next);
+                        after_command = true;
+                    }
+                }
+            }
+            assert_eq!(next, size);
+            // One command per multiple of `every` below `size`, each at or just after it.
+            assert_eq!(commands.len() as u64, (size - 1) / every);
+            for (i, at) in commands.iter().enumerate() {
+                let multiple = (i as u64 + 1) * every;
+                assert!(
+                    (multiple..multiple + 64).contains(at),
+                    "{at} for {multiple}"
+                );
+            }
+            assert_eq!(
+                writes.last().map(|w| *w == PacedWrite::Command),
+                Some(false)
+            );
+        }
     }
 }

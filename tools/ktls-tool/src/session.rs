@@ -11,11 +11,13 @@ use crate::pattern::{hex, Pattern, Role, PERIOD};
 use crate::tls::{self, LoggedTcp};
 use crate::transfer::{self, frame, Plan, MIN_WINDOW};
 use af_ktls::dtls::Role as DtlsRole;
+use af_ktls::key_update::{KeyUpdateCounts, KeyUpdates};
 use af_ktls::nonce::Target;
 use af_ktls::{AfKtlsSocket, KeyMaterial, RecordProtection, Version};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 const DEFAULT_TLS_PAYLOAD: u64 = 16384;
@@ -41,11 +43,22 @@ pub struct Report {
     pub handoff: Option<Evidence>,
     pub skipped_records: Vec<&'static str>,
     pub close: String,
+    /// KeyUpdates this side started (`--key-update-every`).
+    pub key_updates_requested: u64,
+    /// KeyUpdates sent and received, when the backend counts them.
+    pub key_updates: Option<KeyUpdateCounts>,
+    /// `--expect-key-updates` not met: why.
+    pub key_update_shortfall: Option<String>,
 }
 
 impl Report {
     pub fn hash_ok(&self) -> bool {
         self.mismatch.is_none()
+    }
+
+    /// The data matched and every expectation was met.
+    pub fn ok(&self) -> bool {
+        self.hash_ok() && self.key_update_shortfall.is_none()
     }
 
     pub fn throughput_mib_s(&self) -> f64 {
@@ -78,13 +91,35 @@ impl Report {
             "handoff": self.handoff.as_ref().map(Evidence::to_json),
             "skipped_records": self.skipped_records,
             "close": self.close,
+            "key_updates_requested": self.key_updates_requested,
+            "key_updates": self.key_updates.map(|k| json!({
+                "sent": k.sent,
+                "sent_requesting": k.sent_requesting,
+                "received": k.received,
+                "received_requesting": k.received_requesting,
+            })),
+            "key_updates_ok": self.key_update_shortfall.is_none(),
+            "key_update_shortfall": self.key_update_shortfall,
         })
     }
 
     pub fn summary(&self) -> String {
         let records = |n: Option<u64>| n.map(|n| format!(" ({n} records)")).unwrap_or_default();
+        let key_updates = match (self.key_updates, self.key_updates_requested) {
+            (Some(k), _) => format!(
+                "; KeyUpdates sent {} ({} requesting), received {} ({} requesting)",
+                k.sent, k.sent_requesting, k.received, k.received_requesting
+            ),
+            (None, 0) => String::new(),
+            (None, n) => format!("; KeyUpdates requested {n}"),
+        };
+        let shortfall = self
+            .key_update_shortfall
+            .as_ref()
+            .map(|why| format!("; FAILED: {why}"))
+            .unwrap_or_default();
         format!(
-            "{} {} {} {}: sent {} B{}, received {} B{} in {:.3} s ({:.1} MiB/s); sha256 {}",
+            "{} {} {} {}: sent {} B{}, received {} B{} in {:.3} s ({:.1} MiB/s); sha256 {}{}{}",
             match self.role {
                 Role::Client => "client",
                 Role::Server => "server",
@@ -101,7 +136,9 @@ impl Report {
             match &self.mismatch {
                 None => "ok".to_string(),
                 Some(why) => format!("MISMATCH: {why}"),
-            }
+            },
+            key_updates,
+            shortfall
         )
     }
 }
@@ -143,6 +180,23 @@ fn validate(common: &Common) -> Result<u64> {
     if common.expect == ExpectArg::Echo && common.direction != crate::cli::DirectionArg::Both {
         return Err(Error::msg("--expect echo needs --direction both"));
     }
+    let tls13 = !common.dtls && common.tls == TlsVersionArg::V13;
+    if let Some(every) = common.key_update_every {
+        if !tls13 {
+            return Err(Error::msg(
+                "--key-update-every needs TLS 1.3 (TLS 1.2 and DTLS 1.2 have no KeyUpdate)",
+            ));
+        }
+        if every == 0 {
+            return Err(Error::msg("--key-update-every must be at least 1 byte"));
+        }
+    }
+    if common.expect_key_updates.is_some() && (!tls13 || common.backend == Backend::Userspace) {
+        return Err(Error::msg(
+            "--expect-key-updates needs TLS 1.3 and a kernel backend (af_ktls or ulp), \
+             which count the peer's KeyUpdates",
+        ));
+    }
     Ok(payload)
 }
 
@@ -177,7 +231,7 @@ pub fn run_server(listen: &str, common: &Common) -> Result<Report> {
         let (tcp, peer) = listener.accept().context("accepting a TCP connection")?;
         verbose(common, &format!("TCP connection from {peer}"));
         let config = tls::server_config(common.tls, common.cipher, &common.cert, &common.key)?;
-        tls_session(Role::Server, common, tcp, tls::new_server(config)?)
+        tls_session(Role::Server, common, tcp, Handshake::Server(config))
     }
 }
 
@@ -198,7 +252,7 @@ pub fn run_client(connect: &str, server_name: Option<&str>, common: &Common) -> 
         let tcp =
             TcpStream::connect(connect).with_context(|| format!("connecting to {connect}"))?;
         let config = tls::client_config(common.tls, common.cipher, &common.ca)?;
-        tls_session(Role::Client, common, tcp, tls::new_client(config, name)?)
+        tls_session(Role::Client, common, tcp, Handshake::Client(config, name))
     }
 }
 
@@ -236,37 +290,56 @@ fn handoff_error(backend: Backend, err: std::io::Error) -> Error {
     Error::io(what, err)
 }
 
-fn tls_session(
-    role: Role,
-    common: &Common,
-    tcp: TcpStream,
-    mut conn: rustls::Connection,
-) -> Result<Report> {
+/// Which end of the handshake, with its configuration.
+enum Handshake<'a> {
+    Client(Arc<rustls::ClientConfig>, &'a str),
+    Server(Arc<rustls::ServerConfig>),
+}
+
+fn tls_session(role: Role, common: &Common, tcp: TcpStream, hs: Handshake<'_>) -> Result<Report> {
     tcp.set_nodelay(true).context("TCP_NODELAY")?;
     tcp.set_read_timeout(Some(Duration::from_secs(common.timeout)))
         .context("setting a read timeout")?;
     let mut io = LoggedTcp::new(tcp);
-    tls::handshake(&mut io, &mut conn)?;
     let mut early = Vec::new();
-    tls::drain_plaintext(&mut conn, &mut |data| early.extend_from_slice(data))?;
-    io.tcp
-        .set_read_timeout(None)
-        .context("clearing the read timeout")?;
-    let suite = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_default();
-    verbose(common, &format!("handshake done: {suite}"));
-
-    let (mut channel, evidence): (Box<dyn Channel>, Option<Evidence>) = match common.backend {
-        Backend::Userspace => (Box::new(RustlsChannel::new(conn, io)?), None),
+    let (mut channel, evidence, suite): (Box<dyn Channel>, Option<Evidence>, String) = match common
+        .backend
+    {
+        Backend::Userspace => {
+            let mut conn = match hs {
+                Handshake::Client(config, name) => tls::new_client(config, name)?,
+                Handshake::Server(config) => tls::new_server(config)?,
+            };
+            tls::handshake(&mut io, &mut conn)?;
+            tls::drain_plaintext(&mut conn, &mut |data| early.extend_from_slice(data))?;
+            io.tcp
+                .set_read_timeout(None)
+                .context("clearing the read timeout")?;
+            let suite = conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default();
+            verbose(common, &format!("handshake done: {suite}"));
+            (Box::new(RustlsChannel::new(conn, io)?), None, suite)
+        }
         backend => {
+            // rustls's unbuffered connection, the one that can derive the keys after a
+            // KeyUpdate (tls.rs).
+            let mut conn = match hs {
+                Handshake::Client(config, name) => tls::new_unbuffered_client(config, name)?,
+                Handshake::Server(config) => tls::new_unbuffered_server(config)?,
+            };
+            tls::handshake_unbuffered(&mut io, &mut conn)?;
+            io.tcp
+                .set_read_timeout(None)
+                .context("clearing the read timeout")?;
             let target = if backend == Backend::Ulp {
                 Target::Mainline
             } else {
                 Target::AfKtls
             };
-            let handoff = tls::extract(&io, conn, target)?;
+            let handoff = tls::extract_unbuffered(&io, conn, target)?;
+            verbose(common, &format!("handshake done: {}", handoff.suite));
             let evidence = Evidence::from_tls(&handoff.keys, &io, target.nonce_rule(false))?;
             evidence
                 .lines()
@@ -274,9 +347,14 @@ fn tls_session(
                 .for_each(|line| verbose(common, line));
             let keys = &handoff.keys;
             let start = (keys.tx.rec_seq(), keys.rx.rec_seq());
+            // TLS 1.3: KeyUpdates both ways, from rustls's key schedule.
+            let updates = handoff
+                .schedule
+                .filter(|_| keys.version() == Version::Tls13)
+                .map(KeyUpdates::new);
             let channel: Box<dyn Channel> = if backend == Backend::Ulp {
                 af_ktls::ulp::setup(io.tcp.as_fd(), keys).map_err(|e| handoff_error(backend, e))?;
-                Box::new(UlpChannel::new(io.tcp, keys.cipher(), start))
+                Box::new(UlpChannel::new(io.tcp, keys.cipher(), start, updates))
             } else {
                 let sock = AfKtlsSocket::setup(io.tcp.as_fd(), keys)
                     .map_err(|e| handoff_error(backend, e))?;
@@ -285,9 +363,10 @@ fn tls_session(
                     Transport::Tcp(io.tcp),
                     keys.cipher(),
                     start,
+                    updates,
                 ))
             };
-            (channel, Some(evidence))
+            (channel, Some(evidence), handoff.suite)
         }
     };
     finish_session(role, common, channel.as_mut(), &early, evidence, suite)
@@ -406,6 +485,7 @@ fn af_ktls_datagram_channel(
         Transport::Udp(udp),
         keys.cipher(),
         start,
+        None,
     )))
 }
 
@@ -439,6 +519,7 @@ fn finish_session(
         idle_timeout: Duration::from_secs(common.timeout),
         dtls_window: (common.dtls && !common.peer_generic).then_some(common.window),
         datagram: common.dtls,
+        key_update_every: common.key_update_every,
     };
     let outcome = transfer::run(channel, &plan, early)?;
     let records = outcome.records;
@@ -459,6 +540,11 @@ fn finish_session(
     } else {
         None
     };
+    let key_update_shortfall = common.expect_key_updates.and_then(|want| {
+        let got = outcome.key_updates.map(|k| k.received).unwrap_or(0);
+        (got < want)
+            .then(|| format!("the peer sent {got} KeyUpdates, at least {want} were expected"))
+    });
     if !outcome.skipped.is_empty() {
         verbose(
             common,
@@ -483,5 +569,8 @@ fn finish_session(
         handoff: evidence,
         skipped_records: outcome.skipped,
         close: outcome.close,
+        key_updates_requested: outcome.key_updates_requested,
+        key_updates: outcome.key_updates,
+        key_update_shortfall,
     })
 }

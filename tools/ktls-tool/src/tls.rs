@@ -1,8 +1,14 @@
 //! TLS 1.2/1.3 over TCP with rustls: configuration, a handshake that never lets rustls read past
 //! a record boundary, and the handoff of keys.
+//!
+//! The `userspace` backend keeps a buffered `rustls::Connection` for the data. The kernel
+//! backends do the handshake with rustls's unbuffered connection instead: only that one becomes a
+//! `KernelConnection`, which derives the next traffic keys for TLS 1.3 KeyUpdates after the
+//! handoff (`af_ktls::from_rustls::KeySchedule`).
 
 use crate::cli::{CipherArg, TlsVersionArg};
 use crate::error::{Context, Error, Result};
+use af_ktls::from_rustls::{KeySchedule, UnbufferedConnection};
 use af_ktls::nonce::Target;
 use af_ktls::wire::{read_tls_record, TlsStreamLog, MAX_TLS_RECORD_LEN};
 use af_ktls::KeyMaterial;
@@ -122,6 +128,25 @@ pub fn new_server(config: Arc<ServerConfig>) -> Result<Connection> {
     ))
 }
 
+/// An unbuffered client (for the kernel backends: see the module).
+pub fn new_unbuffered_client(
+    config: Arc<ClientConfig>,
+    server_name: &str,
+) -> Result<UnbufferedConnection> {
+    let name = ServerName::try_from(server_name.to_string())
+        .map_err(|_| Error::msg(format!("invalid server name {server_name:?}")))?;
+    Ok(UnbufferedConnection::Client(
+        rustls::client::UnbufferedClientConnection::new(config, name)
+            .context("starting TLS client")?,
+    ))
+}
+
+pub fn new_unbuffered_server(config: Arc<ServerConfig>) -> Result<UnbufferedConnection> {
+    Ok(UnbufferedConnection::Server(
+        rustls::server::UnbufferedServerConnection::new(config).context("starting TLS server")?,
+    ))
+}
+
 /// A TCP stream plus logs of every byte rustls wrote and was given, per direction.
 pub struct LoggedTcp {
     pub tcp: TcpStream,
@@ -166,6 +191,27 @@ impl LoggedTcp {
                 .context("giving a record to rustls")?;
         }
         Ok(true)
+    }
+}
+
+/// Reading and writing the TCP stream through the logs (the unbuffered handshake's I/O).
+impl Read for LoggedTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buf)?;
+        self.received.observe(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Write for LoggedTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.tcp.write(buf)?;
+        self.sent.observe(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
     }
 }
 
@@ -223,11 +269,19 @@ pub fn drain_plaintext(conn: &mut Connection, sink: &mut dyn FnMut(&[u8])) -> Re
     }
 }
 
+/// The unbuffered handshake (kernel backends), record by record, over the logged stream.
+pub fn handshake_unbuffered(io: &mut LoggedTcp, conn: &mut UnbufferedConnection) -> Result<()> {
+    af_ktls::from_rustls::handshake_unbuffered(conn, io)
+        .map_err(|e| Error::msg(format!("TLS handshake failed: {e}")))
+}
+
 /// What the handoff found: the keys, and the library's side of the sequence-number story.
 pub struct TlsHandoff {
     pub keys: KeyMaterial,
     pub version: ProtocolVersion,
     pub suite: String,
+    /// The next keys after KeyUpdates (from an unbuffered connection).
+    pub schedule: Option<KeySchedule>,
 }
 
 /// Extracts the secrets once nothing is buffered: no unsent TLS, no undelivered plaintext
@@ -258,6 +312,36 @@ pub fn extract(io: &LoggedTcp, conn: Connection, target: Target) -> Result<TlsHa
         keys,
         version,
         suite,
+        schedule: None,
+    })
+}
+
+/// [`extract`] for an unbuffered connection: the keys, and rustls's key schedule for the keys
+/// after them.
+pub fn extract_unbuffered(
+    io: &LoggedTcp,
+    conn: UnbufferedConnection,
+    target: Target,
+) -> Result<TlsHandoff> {
+    if !io.received.at_record_boundary() {
+        return Err(Error::msg(
+            "a partial TLS record was read before the handoff",
+        ));
+    }
+    let version = conn
+        .protocol_version()
+        .ok_or_else(|| Error::msg("no TLS version negotiated"))?;
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let (keys, schedule) =
+        af_ktls::from_rustls::kernel_keys(conn, target).context("taking the keys from rustls")?;
+    Ok(TlsHandoff {
+        keys,
+        version,
+        suite,
+        schedule: Some(schedule),
     })
 }
 

@@ -4,6 +4,7 @@
 use crate::channel::{Channel, Incoming, RecordCounts};
 use crate::error::{Error, Result};
 use crate::pattern::{Pattern, ReceivedStream, SentStream};
+use af_ktls::key_update::KeyUpdateCounts;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,9 @@ pub struct Plan<'a> {
     pub dtls_window: Option<u64>,
     /// UDP: no lingering for the peer's close after the transfer (no reset to avoid).
     pub datagram: bool,
+    /// TLS 1.3: a KeyUpdate (`update_requested`) before the data at each multiple of this many
+    /// bytes sent.
+    pub key_update_every: Option<u64>,
 }
 
 pub struct Outcome<'a> {
@@ -50,6 +54,10 @@ pub struct Outcome<'a> {
     pub records: RecordCounts,
     /// How the connection ended after the transfer.
     pub close: String,
+    /// KeyUpdates this side started (`--key-update-every`).
+    pub key_updates_requested: u64,
+    /// KeyUpdates sent and received, close included, when the backend counts them.
+    pub key_updates: Option<KeyUpdateCounts>,
 }
 
 fn wait(fd: RawFd, read: bool, write: bool, timeout: Duration) -> Result<bool> {
@@ -93,6 +101,8 @@ pub fn run<'a>(channel: &mut dyn Channel, plan: &Plan<'a>, early: &[u8]) -> Resu
         skipped: Vec::new(),
         records: RecordCounts::default(),
         close: String::new(),
+        key_updates_requested: 0,
+        key_updates: None,
     };
     if !early.is_empty() {
         out.received.record(early);
@@ -105,6 +115,7 @@ pub fn run<'a>(channel: &mut dyn Channel, plan: &Plan<'a>, early: &[u8]) -> Resu
     out.seconds = start.elapsed().as_secs_f64();
     out.records = channel.records();
     out.close = finish(channel, plan, &mut out)?;
+    out.key_updates = channel.key_updates();
     Ok(out)
 }
 
@@ -112,6 +123,7 @@ pub fn run<'a>(channel: &mut dyn Channel, plan: &Plan<'a>, early: &[u8]) -> Resu
 fn run_bare(channel: &mut dyn Channel, plan: &Plan<'_>, out: &mut Outcome<'_>) -> Result<()> {
     let mut buf = vec![0u8; 65536];
     let mut last_progress = Instant::now();
+    let mut next_key_update = plan.key_update_every.unwrap_or(u64::MAX);
     loop {
         let sending = plan.sends && out.sent.bytes < plan.size;
         let receiving = plan.receives && !out.received.complete();
@@ -120,9 +132,17 @@ fn run_bare(channel: &mut dyn Channel, plan: &Plan<'_>, out: &mut Outcome<'_>) -
         }
         let mut progressed = false;
         if sending {
-            let len = usize::try_from(plan.size - out.sent.bytes)
-                .unwrap_or(usize::MAX)
-                .min(plan.payload);
+            if out.sent.bytes >= next_key_update {
+                channel.request_key_update()?;
+                out.key_updates_requested += 1;
+                next_key_update =
+                    next_key_update.saturating_add(plan.key_update_every.unwrap_or(u64::MAX));
+            }
+            // Data never spans a KeyUpdate point, so the updates fall exactly at the multiples.
+            let len =
+                usize::try_from((plan.size - out.sent.bytes).min(next_key_update - out.sent.bytes))
+                    .unwrap_or(usize::MAX)
+                    .min(plan.payload);
             let data = plan.send_pattern.slice(out.sent.bytes, len);
             if let Some(n) = channel.send(data)? {
                 out.sent.record(&data[..n]);
@@ -143,6 +163,7 @@ fn run_bare(channel: &mut dyn Channel, plan: &Plan<'_>, out: &mut Outcome<'_>) -
                     out.skipped.push(what);
                     progressed = true;
                 }
+                Incoming::KeyUpdate(_) => progressed = true,
                 Incoming::Closed => {
                     return Err(Error::msg(format!(
                         "peer closed after {} of {} bytes",
@@ -226,6 +247,7 @@ fn run_framed_datagrams(
             }
             Incoming::WouldBlock => queue_empty = true,
             Incoming::Skipped(what) => out.skipped.push(what),
+            Incoming::KeyUpdate(_) => progressed = true,
             Incoming::Closed => {
                 return Err(Error::msg(format!(
                     "peer closed with {} of {} bytes received and {} of {} acknowledged",
@@ -306,6 +328,7 @@ fn finish(channel: &mut dyn Channel, plan: &Plan<'_>, out: &mut Outcome<'_>) -> 
                 }
             }
             Incoming::Skipped(what) => out.skipped.push(what),
+            Incoming::KeyUpdate(_) => {}
             Incoming::WouldBlock => {
                 if Instant::now() > deadline {
                     return Ok("peer did not close within 5 s".to_string());

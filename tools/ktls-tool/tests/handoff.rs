@@ -10,7 +10,10 @@
 //! received under those keys, with no explicit nonce repeated.
 
 use af_ktls::dtls::Role as DtlsRole;
+use af_ktls::from_rustls::{KeySchedule, UnbufferedConnection};
+use af_ktls::key_update::{KeyUpdateRequest, NextKeys};
 use af_ktls::nonce::{NonceRule, Target};
+use af_ktls::record::header::ContentType;
 use af_ktls::wire::{self, MAX_TLS_RECORD_LEN};
 use af_ktls::{DirectionKeys, KeyMaterial, Version};
 use ktls_tool::cli::{default_cert_dir, CipherArg, TlsVersionArg};
@@ -43,7 +46,7 @@ mod soft {
         Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
     };
 
-    const APPLICATION_DATA: ContentType = ContentType::ApplicationData;
+    pub const APPLICATION_DATA: ContentType = ContentType::ApplicationData;
 
     fn key(keys: &DirectionKeys) -> LessSafeKey {
         let algorithm = match keys.cipher() {
@@ -127,6 +130,53 @@ mod soft {
             .expect("seal");
         let explicit = explicit.map(|e| e.to_vec()).unwrap_or_default();
         [header, explicit, body].concat()
+    }
+
+    /// TLS 1.3: one record of inner content type `content_type` at `rec_seq` (the outer type is
+    /// application_data, as for every protected TLS 1.3 record).
+    pub fn seal13(
+        keys: &DirectionKeys,
+        rec_seq: u64,
+        content_type: ContentType,
+        plaintext: &[u8],
+    ) -> Vec<u8> {
+        assert_eq!(keys.version(), Version::Tls13);
+        let protection = keys.protection();
+        let mut body = plaintext.to_vec();
+        body.push(content_type.wire());
+        let header = TlsHeader::for_plaintext(protection, APPLICATION_DATA, plaintext.len())
+            .expect("header");
+        key(keys)
+            .seal_in_place_append_tag(
+                nonce(keys, rec_seq, None),
+                Aad::from(tls13_aad(header.length())),
+                &mut body,
+            )
+            .expect("seal");
+        [header.to_bytes().to_vec(), body].concat()
+    }
+
+    /// TLS 1.3: opens one record at `rec_seq`: its inner content type and content.
+    pub fn open13(keys: &DirectionKeys, rec_seq: u64, record: &[u8]) -> (ContentType, Vec<u8>) {
+        assert_eq!(keys.version(), Version::Tls13);
+        let (header, payload, rest) =
+            TlsHeader::split_record(keys.protection(), record).expect("a TLS record");
+        assert!(rest.is_empty(), "one record at a time");
+        assert_eq!(
+            header.content_type(),
+            APPLICATION_DATA,
+            "outer content type"
+        );
+        let mut buf = payload.to_vec();
+        let plain = key(keys)
+            .open_in_place(
+                nonce(keys, rec_seq, None),
+                Aad::from(tls13_aad(header.length())),
+                &mut buf,
+            )
+            .expect("open");
+        let inner = InnerPlaintext::parse(plain).expect("inner content type");
+        (inner.content_type(), plain[..inner.content_len()].to_vec())
     }
 
     /// Opens one application-data record (whole, header included) at `rec_seq`.
@@ -370,6 +420,243 @@ fn tls_handoff_matches_rustls_on_both_ends() {
             }
         }
     }
+}
+
+// ---- TLS 1.3 KeyUpdate -----------------------------------------------------------------------
+
+/// One end of [`tls13_pair_unbuffered`].
+enum End {
+    Kernel(Box<(LoggedTcp, UnbufferedConnection)>),
+    Library(Box<TlsEnd>),
+}
+
+/// The kernel side's handshake with rustls's unbuffered connection (as ktls-tool's kernel
+/// backends do it), the library side's with the buffered one.
+fn tls13_pair_unbuffered(
+    cipher: CipherArg,
+    kernel_side_is_client: bool,
+) -> ((LoggedTcp, UnbufferedConnection), TlsEnd) {
+    let certs = default_cert_dir();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server_config = tls::server_config(
+        TlsVersionArg::V13,
+        cipher,
+        &certs.join("server.pem"),
+        &certs.join("server.key"),
+    )
+    .expect("config");
+    let client_config =
+        tls::client_config(TlsVersionArg::V13, cipher, &certs.join("ca.pem")).expect("config");
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut io = LoggedTcp::new(tcp);
+        if kernel_side_is_client {
+            let mut conn = tls::new_server(server_config).expect("server");
+            tls::handshake(&mut io, &mut conn).expect("server handshake");
+            End::Library(Box::new(TlsEnd { io, conn }))
+        } else {
+            let mut conn = tls::new_unbuffered_server(server_config).expect("server");
+            tls::handshake_unbuffered(&mut io, &mut conn).expect("server handshake");
+            End::Kernel(Box::new((io, conn)))
+        }
+    });
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut io = LoggedTcp::new(tcp);
+    let client = if kernel_side_is_client {
+        let mut conn = tls::new_unbuffered_client(client_config, "localhost").expect("client");
+        tls::handshake_unbuffered(&mut io, &mut conn).expect("client handshake");
+        End::Kernel(Box::new((io, conn)))
+    } else {
+        let mut conn = tls::new_client(client_config, "localhost").expect("client");
+        tls::handshake(&mut io, &mut conn).expect("client handshake");
+        End::Library(Box::new(TlsEnd { io, conn }))
+    };
+    match (client, server.join().expect("server thread")) {
+        (End::Kernel(kernel), End::Library(library))
+        | (End::Library(library), End::Kernel(kernel)) => (*kernel, *library),
+        _ => unreachable!("one end of each kind"),
+    }
+}
+
+/// The library side reads one record and must find `text` in it.
+fn library_reads(library: &mut TlsEnd, text: &[u8], label: &str) {
+    assert!(library
+        .io
+        .feed_one_record(&mut library.conn)
+        .expect("record"));
+    library
+        .conn
+        .process_new_packets()
+        .unwrap_or_else(|e| panic!("{label}: peer rejected a record: {e}"));
+    let mut got = vec![0u8; text.len()];
+    library
+        .conn
+        .reader()
+        .read_exact(&mut got)
+        .expect("plaintext");
+    assert_eq!(got, text, "{label}");
+}
+
+/// KeyUpdates both ways after a handoff, with the keys rustls's `KernelConnection` derives
+/// (`af_ktls::from_rustls::KeySchedule`), against rustls in userspace updating its own keys:
+/// records sealed with our next TX keys must open at the peer, and the peer's records after its
+/// KeyUpdate must open with our next RX keys.
+fn check_key_updates(cipher: CipherArg, kernel_side_is_client: bool) {
+    let label = format!("{cipher:?} kernel-side-client={kernel_side_is_client}");
+    let ((mut io, conn), mut library) = tls13_pair_unbuffered(cipher, kernel_side_is_client);
+    let handoff = tls::extract_unbuffered(&io, conn, Target::AfKtls).expect("extract");
+    let mut schedule: KeySchedule = handoff.schedule.expect("a key schedule");
+    let (mut tx, mut rx) = (handoff.keys.tx.clone(), handoff.keys.rx.clone());
+    let (mut tx_seq, mut rx_seq) = (tx.rec_seq(), rx.rec_seq());
+    let tcp = &mut io.tcp;
+
+    for round in 0..3 {
+        // Ours: a KeyUpdate asking for the peer's, then data under the next keys.
+        tcp.write_all(&soft::seal13(
+            &tx,
+            tx_seq,
+            ContentType::Handshake,
+            &KeyUpdateRequest::Requested.message(),
+        ))
+        .expect("send");
+        tx = schedule.next_tx_keys().expect("next TX keys");
+        assert_eq!(tx.rec_seq(), 0, "{label}");
+        tx_seq = 0;
+        let text = format!("round {round}: after our KeyUpdate");
+        tcp.write_all(&soft::seal13(
+            &tx,
+            tx_seq,
+            soft::APPLICATION_DATA,
+            text.as_bytes(),
+        ))
+        .expect("send");
+        tx_seq += 1;
+        // The library took the KeyUpdate record (no data in it), then the data.
+        assert!(library
+            .io
+            .feed_one_record(&mut library.conn)
+            .expect("record"));
+        library
+            .conn
+            .process_new_packets()
+            .unwrap_or_else(|e| panic!("{label}: peer rejected our KeyUpdate: {e}"));
+        library_reads(&mut library, text.as_bytes(), &label);
+
+        // The library answers (update_not_requested) before its next data, and on even rounds
+        // starts one of its own (update_requested).
+        if round % 2 == 0 {
+            library.conn.refresh_traffic_keys().expect("refresh");
+        }
+        let text = format!("round {round}: the library's data");
+        library
+            .conn
+            .writer()
+            .write_all(text.as_bytes())
+            .expect("write");
+        library.io.flush_tls(&mut library.conn).expect("flush");
+        let mut requests = Vec::new();
+        loop {
+            let record = read_tls_record(tcp);
+            let (content_type, content) = soft::open13(&rx, rx_seq, &record);
+            rx_seq += 1;
+            if content_type == soft::APPLICATION_DATA {
+                assert_eq!(content, text.as_bytes(), "{label}");
+                break;
+            }
+            assert_eq!(content_type, ContentType::Handshake, "{label}");
+            let [24, 0, 0, 1, request] = content[..] else {
+                panic!("{label}: expected a KeyUpdate, got {content:?}");
+            };
+            requests.push(request);
+            rx = schedule.next_rx_keys().expect("next RX keys");
+            rx_seq = 0;
+        }
+        let expected: &[u8] = if round % 2 == 0 { &[0, 1] } else { &[0] };
+        assert_eq!(requests, expected, "{label}: round {round}");
+        if round % 2 == 0 {
+            // The library asked for ours: answer it.
+            tcp.write_all(&soft::seal13(
+                &tx,
+                tx_seq,
+                ContentType::Handshake,
+                &KeyUpdateRequest::NotRequested.message(),
+            ))
+            .expect("send");
+            tx = schedule.next_tx_keys().expect("next TX keys");
+            tx_seq = 0;
+            let text = format!("round {round}: after our answer");
+            tcp.write_all(&soft::seal13(
+                &tx,
+                tx_seq,
+                soft::APPLICATION_DATA,
+                text.as_bytes(),
+            ))
+            .expect("send");
+            tx_seq += 1;
+            assert!(library
+                .io
+                .feed_one_record(&mut library.conn)
+                .expect("record"));
+            library.conn.process_new_packets().expect("answer accepted");
+            library_reads(&mut library, text.as_bytes(), &label);
+        }
+    }
+}
+
+#[test]
+fn key_updates_match_rustls_both_ways() {
+    for cipher in [
+        CipherArg::Aes128gcm,
+        CipherArg::Aes256gcm,
+        CipherArg::Chacha20,
+    ] {
+        for kernel_side_is_client in [true, false] {
+            check_key_updates(cipher, kernel_side_is_client);
+        }
+    }
+}
+
+#[test]
+fn tls12_has_no_next_keys() {
+    let certs = default_cert_dir();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let config = tls::server_config(
+        TlsVersionArg::V12,
+        CipherArg::Aes128gcm,
+        &certs.join("server.pem"),
+        &certs.join("server.key"),
+    )
+    .expect("config");
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        let mut io = LoggedTcp::new(tcp);
+        let mut conn = tls::new_server(config).expect("server");
+        tls::handshake(&mut io, &mut conn).expect("server handshake");
+    });
+    let config = tls::client_config(
+        TlsVersionArg::V12,
+        CipherArg::Aes128gcm,
+        &certs.join("ca.pem"),
+    )
+    .expect("config");
+    let mut io = LoggedTcp::new(TcpStream::connect(addr).expect("connect"));
+    let mut conn = tls::new_unbuffered_client(config, "localhost").expect("client");
+    tls::handshake_unbuffered(&mut io, &mut conn).expect("client handshake");
+    server.join().expect("server thread");
+    let handoff = tls::extract_unbuffered(&io, conn, Target::AfKtls).expect("extract");
+    assert_eq!(handoff.keys.version(), Version::Tls12);
+    // The TLS 1.2 keys are the same as the buffered path's (tls_handoff_matches_rustls_on_both_ends
+    // covers those); a KeyUpdate is refused by rustls.
+    let err = handoff
+        .schedule
+        .expect("a key schedule")
+        .next_tx_keys()
+        .expect_err("TLS 1.2 has no KeyUpdate");
+    assert!(matches!(err, af_ktls::Error::Library(_)), "{err}");
 }
 
 // ---- DTLS ------------------------------------------------------------------------------------
