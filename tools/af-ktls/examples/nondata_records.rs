@@ -18,7 +18,7 @@ use std::{
 };
 
 use af_ktls::{
-    keys::{Cipher, DirectionKeys, KeyMaterial, Version},
+    keys::{Cipher, Direction, DirectionKeys, KeyMaterial, Version},
     uapi::{KTLS_RECORD_ALERT, KTLS_RECORD_HANDSHAKE},
     AfKtlsSocket, RecordError,
 };
@@ -86,8 +86,11 @@ fn main() -> Result<()> {
     )?;
     reader.set_return_session_tickets(false);
 
-    // A KeyUpdate: the kernel cannot take new keys, the application must know.
+    // A KeyUpdate: the records after it are under the sender's next keys, which only the TLS
+    // library can derive, so Read stops and tells the application (`AfKtlsStream` does the rest
+    // with rustls's key schedule). Fixed "next" keys stand in for the derived ones here.
     sender.send_record(KTLS_RECORD_HANDSHAKE, &[24, 0, 0, 1, 1], 0)?;
+    sender.set_keys(Direction::Tx, &keys(b"client-next-key.", b"cIV.client-n")?)?;
     expect(
         "KeyUpdate",
         (&reader).read(&mut buf),
@@ -95,6 +98,14 @@ fn main() -> Result<()> {
             update_requested: true,
         },
     )?;
+    let stopped = (&reader).read(&mut buf);
+    if stopped.as_ref().map_err(|e| e.raw_os_error()) != Err(Some(libc::EKEYEXPIRED)) {
+        return Err(
+            format!("read before the next keys: expected EKEYEXPIRED, got {stopped:?}").into(),
+        );
+    }
+    println!("read before the next keys: EKEYEXPIRED");
+    reader.set_keys(Direction::Rx, &keys(b"client-next-key.", b"cIV.client-n")?)?;
 
     // user_canceled is skipped; another alert is an error of kind ConnectionAborted.
     sender.send_record(KTLS_RECORD_ALERT, &[1, 90], 0)?;
