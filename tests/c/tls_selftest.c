@@ -1475,6 +1475,7 @@ TEST_F(tls, nonblocking)
 	size_t data = 100000;
 	int sendbuf = 100;
 	int writer_stalled[2];
+	int reader_stalled[2];
 	int flags;
 	int res;
 
@@ -1492,17 +1493,19 @@ TEST_F(tls, nonblocking)
 	 * Port: under emulation the reader can keep pace with the writer, which then never meets
 	 * a full socket, or (slower, on the debug kernel) never catch up with it and so never meet
 	 * an empty one. The reader starts once the writer has had its first EAGAIN (or sent
-	 * everything, and then the writer's check fails as it should), and the writer pauses for
-	 * a second half-way, so that the reader drains what is there.
+	 * everything, and then the writer's check fails as it should); the writer then pauses
+	 * once, with data still to send, until the reader has had its EAGAIN (at most
+	 * NONBLOCKING_STALL_MS), so that the reader drains what is there.
 	 */
 	ASSERT_EQ(pipe(writer_stalled), 0);
+	ASSERT_EQ(pipe(reader_stalled), 0);
 
 	res = fork();
 	EXPECT_NE(res, -1);
 
 	if (res) {
 		/* parent */
-		bool eagain = false;
+		bool eagain = false, paused = false;
 		size_t left = data;
 		char buf[16384];
 		int status;
@@ -1524,8 +1527,12 @@ TEST_F(tls, nonblocking)
 			EXPECT_GE(res, 0);
 			if (res < 0)
 				break;
-			if (left > data / 2 && left - res <= data / 2)
-				ktls_sleep_ms(1000);
+			if (eagain && !paused && left > (size_t)res) {
+				struct pollfd reader = { .fd = reader_stalled[0], .events = POLLIN };
+
+				poll(&reader, 1, NONBLOCKING_STALL_MS);
+				paused = true;
+			}
 			left -= res;
 			progress = ktls_now_ms();
 		}
@@ -1552,6 +1559,8 @@ TEST_F(tls, nonblocking)
 
 			if (res == -1 && errno == EAGAIN &&
 			    ktls_now_ms() < progress + NONBLOCKING_STALL_MS) {
+				if (!eagain)
+					EXPECT_EQ(write(reader_stalled[1], "s", 1), 1);
 				eagain = true;
 				usleep(10000);
 				continue;
