@@ -41,63 +41,12 @@ lib_size=${REKEY_LIB_SIZE:-256K}
 lib_every=${REKEY_LIB_EVERY:-32K}
 gnutls_every=${REKEY_GNUTLS_EVERY:-64K}
 port=${REKEY_PORT:-24530}
-work=$(mktemp -d)
-passed=0 failed=0
-background=()
-
-cleanup() {
-    local pid
-    for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null; done
-    if [ "${REKEY_KEEP:-0}" = 1 ]; then echo "work directory: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-bytes() { # 64K -> 65536
-    local n=${1%[KkMm]}
-    case "$1" in *[Kk]) echo $((n * 1024)) ;; *[Mm]) echo $((n * 1024 * 1024)) ;; *) echo "$1" ;; esac
-}
+. "$repo/tests/interop/harness.sh"
+harness_init "${REKEY_KEEP:-0}"
 
 # updates SIZE EVERY: how many KeyUpdates a side starts (one before the data at each multiple of
 # EVERY below SIZE).
 updates() { echo $(( ($(bytes "$1") - 1) / $(bytes "$2") )); }
-
-# start NAME COMMAND: runs COMMAND in its own process group, output in $work/NAME.log; sets
-# $last_pid.
-start() {
-    local name=$1; shift
-    setsid bash -c "$*" >"$work/$name.log" 2>&1 &
-    last_pid=$!
-    background+=("$last_pid")
-}
-
-stop() { kill -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-
-# wait_listen PORT: until something listens on TCP PORT (10 s), with shell builtins only (process
-# starts are slow under emulation).
-wait_listen() {
-    local hex i table slot local_address remote state rest
-    printf -v hex ':%04X' "$1"
-    for ((i = 0; i < 100; i++)); do
-        for table in /proc/net/tcp /proc/net/tcp6; do
-            [ -r "$table" ] || continue
-            while read -r slot local_address remote state rest; do
-                [[ $local_address == *"$hex" && $state == 0A ]] && return 0
-            done < "$table"
-        done
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_exit PID SECONDS: true if PID exited in time (its status is then in $exit_status).
-wait_exit() {
-    local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        if ! kill -0 "$1" 2>/dev/null; then wait "$1"; exit_status=$?; return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # result NAME ok|fail DETAIL: one line; a failure shows the ends of the case's logs. A pass shows
 # what ktls-tool counted.
@@ -140,7 +89,7 @@ pair() {
     port=$((port + 1))
     start "$name.server" "exec '$tool' server --listen 127.0.0.1:$port --tls 1.3 --timeout 20 $server_args"
     server_pid=$last_pid
-    wait_listen "$port" || { result "$name" fail "ktls-tool server did not start"; stop "$server_pid"; return; }
+    wait_listen tcp "$port" || { result "$name" fail "ktls-tool server did not start"; stop "$server_pid"; return; }
     "$tool" client --connect "127.0.0.1:$port" --tls 1.3 --timeout 20 $client_args >"$work/$name.client.log" 2>&1
     status=$?
     local server_status=timeout
@@ -166,7 +115,7 @@ library() {
             n=$(( ($(updates "$lib_size" "$lib_every") + 1) / 2 ))
             start "$name.peer" "{ cat '$server_pattern'; sleep 30; } | exec openssl s_server -4 -quiet -naccept 1 -accept $port -cert '$certs/server.pem' -key '$certs/server.key' -tls1_3 -ciphersuites $(openssl_suite "$cipher") >'$work/peer.out'"
             peer_pid=$last_pid
-            wait_listen "$port" || { result "$name" fail "openssl s_server did not start"; stop "$peer_pid"; return; }
+            wait_listen tcp "$port" || { result "$name" fail "openssl s_server did not start"; stop "$peer_pid"; return; }
             "$tool" client --connect "127.0.0.1:$port" $common --size "$lib_size" \
                 --key-update-every "$lib_every" --expect-key-updates "$n" >"$work/$name.tool.log" 2>&1
             status=$?
@@ -180,7 +129,7 @@ library() {
             n=$(updates "$lib_size" "$gnutls_every")
             start "$name.peer" "exec gnutls-serv --echo -p $port --x509certfile '$certs/server.pem' --x509keyfile '$certs/server.key' --priority '$(gnutls_priority "$cipher")'"
             peer_pid=$last_pid
-            wait_listen "$port" || { result "$name" fail "gnutls-serv did not start"; stop "$peer_pid"; return; }
+            wait_listen tcp "$port" || { result "$name" fail "gnutls-serv did not start"; stop "$peer_pid"; return; }
             # gnutls-serv answers each of our KeyUpdates at once.
             "$tool" client --connect "127.0.0.1:$port" $common --size "$lib_size" --expect echo \
                 --key-update-every "$gnutls_every" --expect-key-updates "$n" >"$work/$name.tool.log" 2>&1
@@ -194,7 +143,7 @@ library() {
             n=$(updates "$lib_size" "$peer_every")
             start "$name.tool" "exec '$tool' server --listen 127.0.0.1:$port $common --size $lib_size --key-update-every $peer_every --expect-key-updates $n"
             tool_pid=$last_pid
-            wait_listen "$port" || { result "$name" fail "ktls-tool server did not start"; stop "$tool_pid"; return; }
+            wait_listen tcp "$port" || { result "$name" fail "ktls-tool server did not start"; stop "$tool_pid"; return; }
             # The peer's stdin: the client pattern with a KeyUpdate command every PEER_EVERY bytes,
             # each write read alone (paced), then open until the end.
             local feed="{ '$tool' pattern --role client --size $lib_size --command '$command' --command-every $peer_every 2>'$work/$name.feed.log'; sleep 30; }"

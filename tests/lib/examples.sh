@@ -25,6 +25,7 @@ command -v gnutls-serv >/dev/null || { echo "missing gnutls-serv" >&2; exit 2; }
 tls_bytes=${EXAMPLES_TLS_BYTES:-262144}
 dtls_bytes=${EXAMPLES_DTLS_BYTES:-65536}
 port=${EXAMPLES_PORT:-25430}
+. "$repo/tests/interop/harness.sh"   # wait_listen
 work=$(mktemp -d)
 passed=0 failed=0
 server_pid=
@@ -34,24 +35,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-# wait_listen tcp|udp PORT: until something listens there (10 s), with shell builtins only
-# (process starts are slow under emulation).
-wait_listen() {
-    local want=0A hex i table slot local_address remote state rest
-    [ "$1" = udp ] && want=07
-    printf -v hex ':%04X' "$2"
-    for ((i = 0; i < 100; i++)); do
-        for table in "/proc/net/$1" "/proc/net/${1}6"; do
-            [ -r "$table" ] || continue
-            while read -r slot local_address remote state rest; do
-                [[ $local_address == *"$hex" && $state == "$want" ]] && return 0
-            done < "$table"
-        done
-        sleep 0.1
-    done
-    return 1
-}
 
 # The cipher in each library's words: openssl_name PROTO CIPHER, gnutls_name CIPHER.
 openssl_name() {
