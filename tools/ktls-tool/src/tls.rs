@@ -284,6 +284,24 @@ pub struct TlsHandoff {
     pub schedule: Option<KeySchedule>,
 }
 
+/// What a handoff needs to know before it takes the secrets: the connection stopped at a record
+/// boundary (guaranteed by `feed_one_record`), and the negotiated version and suite (named for
+/// the report).
+fn negotiated(
+    io: &LoggedTcp,
+    version: Option<ProtocolVersion>,
+    suite: Option<rustls::SupportedCipherSuite>,
+) -> Result<(ProtocolVersion, String)> {
+    if !io.received.at_record_boundary() {
+        return Err(Error::msg(
+            "a partial TLS record was read before the handoff",
+        ));
+    }
+    let version = version.ok_or_else(|| Error::msg("no TLS version negotiated"))?;
+    let suite = suite.map_or_else(|| "unknown".to_string(), |s| format!("{:?}", s.suite()));
+    Ok((version, suite))
+}
+
 /// Extracts the secrets once nothing is buffered: no unsent TLS, no undelivered plaintext
 /// (`drain_plaintext` first), and no partial record (guaranteed by `feed_one_record`). `target`
 /// is where the keys go: it decides the TLS 1.2 AES-GCM explicit nonce handed over.
@@ -291,18 +309,7 @@ pub fn extract(io: &LoggedTcp, conn: Connection, target: Target) -> Result<TlsHa
     if conn.wants_write() {
         return Err(Error::msg("rustls still has TLS records to send"));
     }
-    if !io.received.at_record_boundary() {
-        return Err(Error::msg(
-            "a partial TLS record was read before the handoff",
-        ));
-    }
-    let version = conn
-        .protocol_version()
-        .ok_or_else(|| Error::msg("no TLS version negotiated"))?;
-    let suite = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_else(|| "unknown".to_string());
+    let (version, suite) = negotiated(io, conn.protocol_version(), conn.negotiated_cipher_suite())?;
     let secrets = conn
         .dangerous_extract_secrets()
         .map_err(|e| Error::msg(format!("extracting secrets: {e}")))?;
@@ -323,18 +330,7 @@ pub fn extract_unbuffered(
     conn: UnbufferedConnection,
     target: Target,
 ) -> Result<TlsHandoff> {
-    if !io.received.at_record_boundary() {
-        return Err(Error::msg(
-            "a partial TLS record was read before the handoff",
-        ));
-    }
-    let version = conn
-        .protocol_version()
-        .ok_or_else(|| Error::msg("no TLS version negotiated"))?;
-    let suite = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_else(|| "unknown".to_string());
+    let (version, suite) = negotiated(io, conn.protocol_version(), conn.negotiated_cipher_suite())?;
     let (keys, schedule) =
         af_ktls::from_rustls::kernel_keys(conn, target).context("taking the keys from rustls")?;
     Ok(TlsHandoff {

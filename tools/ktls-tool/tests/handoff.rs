@@ -509,41 +509,21 @@ fn check_key_updates(cipher: CipherArg, kernel_side_is_client: bool) {
     let ((mut io, conn), mut library) = tls13_pair_unbuffered(cipher, kernel_side_is_client);
     let handoff = tls::extract_unbuffered(&io, conn, Target::AfKtls).expect("extract");
     let mut schedule: KeySchedule = handoff.schedule.expect("a key schedule");
-    let (mut tx, mut rx) = (handoff.keys.tx.clone(), handoff.keys.rx.clone());
-    let (mut tx_seq, mut rx_seq) = (tx.rec_seq(), rx.rec_seq());
+    let mut rx = handoff.keys.rx.clone();
+    let mut rx_seq = rx.rec_seq();
+    let mut ours = OurTx {
+        keys: handoff.keys.tx.clone(),
+        seq: handoff.keys.tx.rec_seq(),
+    };
     let tcp = &mut io.tcp;
 
     for round in 0..3 {
-        // Ours: a KeyUpdate asking for the peer's, then data under the next keys.
-        tcp.write_all(&soft::seal13(
-            &tx,
-            tx_seq,
-            ContentType::Handshake,
-            &KeyUpdateRequest::Requested.message(),
-        ))
-        .expect("send");
-        tx = schedule.next_tx_keys().expect("next TX keys");
-        assert_eq!(tx.rec_seq(), 0, "{label}");
-        tx_seq = 0;
+        // Ours: a KeyUpdate asking for the peer's, then data under the next keys, which the
+        // library reads after taking the KeyUpdate record (no data in it).
         let text = format!("round {round}: after our KeyUpdate");
-        tcp.write_all(&soft::seal13(
-            &tx,
-            tx_seq,
-            soft::APPLICATION_DATA,
-            text.as_bytes(),
-        ))
-        .expect("send");
-        tx_seq += 1;
-        // The library took the KeyUpdate record (no data in it), then the data.
-        assert!(library
-            .io
-            .feed_one_record(&mut library.conn)
-            .expect("record"));
-        library
-            .conn
-            .process_new_packets()
-            .unwrap_or_else(|e| panic!("{label}: peer rejected our KeyUpdate: {e}"));
-        library_reads(&mut library, text.as_bytes(), &label);
+        ours.key_update(tcp, &mut schedule, KeyUpdateRequest::Requested);
+        ours.send(tcp, soft::APPLICATION_DATA, text.as_bytes());
+        library_reads_after_key_update(&mut library, text.as_bytes(), &label);
 
         // The library answers (update_not_requested) before its next data, and on even rounds
         // starts one of its own (update_requested).
@@ -578,32 +558,54 @@ fn check_key_updates(cipher: CipherArg, kernel_side_is_client: bool) {
         assert_eq!(requests, expected, "{label}: round {round}");
         if round % 2 == 0 {
             // The library asked for ours: answer it.
-            tcp.write_all(&soft::seal13(
-                &tx,
-                tx_seq,
-                ContentType::Handshake,
-                &KeyUpdateRequest::NotRequested.message(),
-            ))
-            .expect("send");
-            tx = schedule.next_tx_keys().expect("next TX keys");
-            tx_seq = 0;
             let text = format!("round {round}: after our answer");
-            tcp.write_all(&soft::seal13(
-                &tx,
-                tx_seq,
-                soft::APPLICATION_DATA,
-                text.as_bytes(),
-            ))
-            .expect("send");
-            tx_seq += 1;
-            assert!(library
-                .io
-                .feed_one_record(&mut library.conn)
-                .expect("record"));
-            library.conn.process_new_packets().expect("answer accepted");
-            library_reads(&mut library, text.as_bytes(), &label);
+            ours.key_update(tcp, &mut schedule, KeyUpdateRequest::NotRequested);
+            ours.send(tcp, soft::APPLICATION_DATA, text.as_bytes());
+            library_reads_after_key_update(&mut library, text.as_bytes(), &label);
         }
     }
+}
+
+/// Our sending direction in `check_key_updates`: records sealed in software with the keys the
+/// kernel would be given.
+struct OurTx {
+    keys: DirectionKeys,
+    seq: u64,
+}
+
+impl OurTx {
+    fn send(&mut self, tcp: &mut TcpStream, content_type: ContentType, content: &[u8]) {
+        tcp.write_all(&soft::seal13(&self.keys, self.seq, content_type, content))
+            .expect("send");
+        self.seq += 1;
+    }
+
+    /// A KeyUpdate under the current keys, after which the next keys from `schedule` apply,
+    /// numbered from 0.
+    fn key_update(
+        &mut self,
+        tcp: &mut TcpStream,
+        schedule: &mut KeySchedule,
+        request: KeyUpdateRequest,
+    ) {
+        self.send(tcp, ContentType::Handshake, &request.message());
+        self.keys = schedule.next_tx_keys().expect("next TX keys");
+        assert_eq!(self.keys.rec_seq(), 0);
+        self.seq = 0;
+    }
+}
+
+/// The library side takes our KeyUpdate record, then must read `text` under the next keys.
+fn library_reads_after_key_update(library: &mut TlsEnd, text: &[u8], label: &str) {
+    assert!(library
+        .io
+        .feed_one_record(&mut library.conn)
+        .expect("record"));
+    library
+        .conn
+        .process_new_packets()
+        .unwrap_or_else(|e| panic!("{label}: peer rejected our KeyUpdate: {e}"));
+    library_reads(library, text, label);
 }
 
 #[test]
