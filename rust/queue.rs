@@ -44,8 +44,8 @@ impl ModuleQueue {
     /// publishes it.
     pub(crate) fn new(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a NUL-terminated string.
-        let queue =
-            NonNull::new(unsafe { helpers::rwq_alloc(name.as_char_ptr()) }).ok_or(ENOMEM)?;
+        let queue = unsafe { helpers::rwq_alloc(name.as_char_ptr()) };
+        let queue = NonNull::new(queue).ok_or(ENOMEM)?;
         QUEUE.store(queue.as_ptr(), Release);
         // INVARIANT: Allocated and published just above.
         Ok(Self { queue })

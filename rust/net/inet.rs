@@ -105,8 +105,8 @@ impl InetSocket {
         // SAFETY: Called from a socket operation (`bind`), which runs no `fdget_pos`.
         let file = unsafe { LocalFile::assume_no_fdget_pos(file) };
         // SAFETY: `file` is a live file, held by this function.
-        let sock =
-            NonNull::new(unsafe { bindings::sock_from_file(file.as_ptr()) }).ok_or(ENOTSOCK)?;
+        let sock = unsafe { bindings::sock_from_file(file.as_ptr()) };
+        let sock = NonNull::new(sock).ok_or(ENOTSOCK)?;
         let stream = transport == Transport::Tcp;
         // SAFETY: `sock` is the live socket of `file`; `marker` is 8-byte aligned and `'static`.
         to_result(unsafe { helpers::rnet_inet_claim(sock.as_ptr(), stream, marker.as_ptr()) })?;

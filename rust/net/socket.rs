@@ -185,10 +185,10 @@ impl Pipe<'_> {
         }
         let start = u32::try_from(range.start).map_err(|_| EINVAL)?;
         let bytes = u32::try_from(range.end - range.start).map_err(|_| EINVAL)?;
+        let (pipe, start) = (self.pipe.as_ptr(), offset + start);
         // SAFETY: By the type invariant the pipe is live and locked; the chunk is shared (never
         // written again) and its page referenced, and the pipe takes its own reference.
-        let added =
-            unsafe { helpers::rnet_pipe_add_page(self.pipe.as_ptr(), page, offset + start, bytes) };
+        let added = unsafe { helpers::rnet_pipe_add_page(pipe, page, start, bytes) };
         to_result(i32::try_from(added).unwrap_or(-22))?;
         usize::try_from(added).map_err(|_| EINVAL)
     }
@@ -336,9 +336,9 @@ impl<'a> Msg<'a> {
     /// malformed control message, or another one at `level`.
     pub(crate) fn control_u8(&mut self, level: i32, kind: i32) -> Result<Option<u8>> {
         let mut value = 0u8;
+        let msg = self.msg.as_ptr();
         // SAFETY: By the type invariant `msg` is live, with its control data in the kernel.
-        let found =
-            unsafe { helpers::rnet_cmsg_find_u8(self.msg.as_ptr(), level, kind, &mut value) };
+        let found = unsafe { helpers::rnet_cmsg_find_u8(msg, level, kind, &mut value) };
         to_result(found)?;
         Ok((found > 0).then_some(value))
     }

@@ -164,9 +164,9 @@ fn sendfile_all(sock: &AfKtlsSocket, file: &File, len: u64) -> Result<()> {
     let mut left = len;
     while left > 0 {
         let chunk = left.min(1 << 30) as usize;
+        let (out_fd, in_fd) = (sock.as_raw_fd(), file.as_raw_fd());
         // SAFETY: Both descriptors are open for the call; `offset` is a valid place.
-        let sent =
-            unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut offset, chunk) };
+        let sent = unsafe { libc::sendfile(out_fd, in_fd, &mut offset, chunk) };
         if sent < 0 {
             return Err(Error::io("sendfile", std::io::Error::last_os_error()));
         }
