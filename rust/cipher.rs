@@ -420,7 +420,7 @@ impl RecordCipher {
         prefix: &[u8],
         payload_len: usize,
         source: Ciphertext<'_>,
-        dest: PlaintextDest<'_>,
+        mut dest: PlaintextDest<'_>,
     ) -> Result<Opened> {
         let cryptlen = self.prepare_open(number, outer_type, prefix, payload_len)?;
         let decrypted_len = cryptlen - self.aead.tag_len();
@@ -435,58 +435,43 @@ impl RecordCipher {
         }
         let mut dst = scratch.dst.dest();
         dst.push_heap(&mut scratch.aad_out, aad_len)?;
+        match &mut dest {
+            PlaintextDest::Chunk(chunk) => dst.push_chunk(chunk, 0..decrypted_len)?,
+            PlaintextDest::User(pages) => {
+                dst.push_user(pages)?;
+                if tls13 {
+                    // The last inner byte, the content type if there is no padding, is
+                    // decrypted into the kernel's memory, where it can be trusted.
+                    dst.push_heap(&mut scratch.inner_type, 1)?;
+                }
+            }
+        }
+        self.aead.crypt(
+            false,
+            &mut scratch.nonce,
+            &mut src,
+            &mut dst,
+            aad_len,
+            cryptlen,
+        )?;
+        if !tls13 {
+            return Ok(Opened::Record(outer_type, decrypted_len));
+        }
         match dest {
             PlaintextDest::Chunk(chunk) => {
-                dst.push_chunk(chunk, 0..decrypted_len)?;
-                self.aead.crypt(
-                    false,
-                    &mut scratch.nonce,
-                    &mut src,
-                    &mut dst,
-                    aad_len,
-                    cryptlen,
-                )?;
-                if !tls13 {
-                    return Ok(Opened::Record(outer_type, decrypted_len));
-                }
                 let inner = chunk.as_slice().get(..decrypted_len).ok_or(EINVAL)?;
                 let inner = InnerPlaintext::parse(inner).map_err(record_error)?;
                 Ok(Opened::Record(inner.content_type(), inner.content_len()))
             }
-            PlaintextDest::User(pages) => {
-                if !tls13 {
-                    dst.push_user(pages)?;
-                    self.aead.crypt(
-                        false,
-                        &mut scratch.nonce,
-                        &mut src,
-                        &mut dst,
-                        aad_len,
-                        cryptlen,
-                    )?;
-                    return Ok(Opened::Record(outer_type, decrypted_len));
-                }
-                // The last inner byte, the content type if there is no padding, is decrypted
-                // into the kernel's memory, where it can be trusted.
-                dst.push_user(pages)?;
-                dst.push_heap(&mut scratch.inner_type, 1)?;
-                self.aead.crypt(
-                    false,
-                    &mut scratch.nonce,
-                    &mut src,
-                    &mut dst,
-                    aad_len,
-                    cryptlen,
-                )?;
-                if scratch.inner_type.get()[0] == ContentType::ApplicationData.wire() {
-                    Ok(Opened::Record(
-                        ContentType::ApplicationData,
-                        decrypted_len - 1,
-                    ))
-                } else {
-                    Ok(Opened::NotPlainData)
-                }
+            PlaintextDest::User(_)
+                if scratch.inner_type.get()[0] == ContentType::ApplicationData.wire() =>
+            {
+                Ok(Opened::Record(
+                    ContentType::ApplicationData,
+                    decrypted_len - 1,
+                ))
             }
+            PlaintextDest::User(_) => Ok(Opened::NotPlainData),
         }
     }
 
