@@ -509,15 +509,7 @@ impl Rx {
     ) -> Result<RecvStep> {
         progress.consumed = false;
         if self.ready.is_empty() {
-            if let Some(err) = self.failed {
-                return Err(err);
-            }
-            if self.key_update_pending {
-                return Err(EKEYEXPIRED);
-            }
-            if let Some(err) = self.socket_error.take() {
-                return Err(err);
-            }
+            self.check_stopped()?;
             match self.next_record(None, progress)? {
                 NextRecord::Opened | NextRecord::Delivered(_) => {}
                 NextRecord::Ended => return Ok(RecvStep::Done),
@@ -604,6 +596,23 @@ impl Rx {
     /// How much plaintext `MSG_PEEK` and decrypt-ahead may hold.
     fn plaintext_bound(&self) -> usize {
         self.bound.rcvbuf().max(MIN_HELD_PLAINTEXT)
+    }
+
+    /// Why a reader that has taken every opened record cannot go on, if it cannot: the stream's
+    /// error, a KeyUpdate whose next keys are not set yet (`EKEYEXPIRED`), or the bound socket's
+    /// error (reported once). They come after the records opened before them, so callers ask
+    /// only at an empty queue.
+    fn check_stopped(&mut self) -> Result {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        if self.key_update_pending {
+            return Err(EKEYEXPIRED);
+        }
+        match self.socket_error.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// Waits for the records among the first `count` queued that an asynchronous transform is
@@ -758,16 +767,7 @@ impl Rx {
             let index = if peek { progress.peeked } else { 0 };
             self.settle(index + 1);
             if index >= self.ready.len() {
-                // An error comes after the records opened before it, and so do new keys.
-                if let Some(err) = self.failed {
-                    return Err(err);
-                }
-                if self.key_update_pending {
-                    return Err(EKEYEXPIRED);
-                }
-                if let Some(err) = self.socket_error.take() {
-                    return Err(err);
-                }
+                self.check_stopped()?;
                 if peek && index > 0 && self.held_plaintext() >= self.plaintext_bound() {
                     return Ok(RecvStep::Done);
                 }
