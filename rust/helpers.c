@@ -644,6 +644,19 @@ void rsg_mark_end(struct scatterlist *sg)
 	sg_mark_end(sg);
 }
 
+/*
+ * Re-initialises the first @n of the @len entries of a table whose other entries are still as
+ * sg_init_table() left them: as sg_init_table(sgl, @len) would, without clearing the rest.
+ */
+void rsg_init_prefix(struct scatterlist *sgl, unsigned int n, unsigned int len)
+{
+	if (!n || n > len)
+		return;
+	sg_init_table(sgl, n);
+	if (n < len)
+		sg_unmark_end(&sgl[n - 1]);
+}
+
 int raead_crypt_sg(struct aead_request *req, bool encrypt, u8 *iv, struct scatterlist *src,
 		   struct scatterlist *dst, unsigned int assoclen, unsigned int cryptlen)
 {

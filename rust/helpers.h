@@ -210,6 +210,7 @@ void rsg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
 		  unsigned int offset);
 void rsg_set_buf(struct scatterlist *sg, const void *buf, unsigned int len);
 void rsg_mark_end(struct scatterlist *sg);
+void rsg_init_prefix(struct scatterlist *sgl, unsigned int n, unsigned int len);
 
 /*
  * Encrypts or decrypts @src into @dst (which may be @src): @assoclen bytes of AAD then

@@ -49,8 +49,15 @@ impl<const N: usize> HeapBytes<N> {
 }
 
 /// Room for scatterlist entries.
+///
+/// # Invariants
+///
+/// `entries[touched..]` are as `sg_init_table` over the whole table left them: a list built
+/// next re-initialises only the entries before `touched`, the ones the last list wrote (mainline
+/// likewise initialises only the entries a record needs, not a whole table per record).
 pub(crate) struct SgTable {
     entries: KVec<bindings::scatterlist>,
+    touched: usize,
 }
 
 // SAFETY: The entries are plain memory, used by one operation at a time through `&mut self`.
@@ -63,13 +70,17 @@ impl SgTable {
         for _ in 0..capacity {
             entries.push(bindings::scatterlist::default(), GFP_KERNEL)?;
         }
-        Ok(Self { entries })
+        // INVARIANT: Every entry counts as written, so the first list initialises them all.
+        Ok(Self {
+            entries,
+            touched: capacity,
+        })
     }
 
     /// A list of memory to read, built in this table.
     pub(crate) fn source<'a>(&'a mut self) -> SgSource<'a> {
         SgSource {
-            list: SgList::new(&mut self.entries),
+            list: SgList::new(&mut self.entries, &mut self.touched),
             _memory: PhantomData,
         }
     }
@@ -77,7 +88,7 @@ impl SgTable {
     /// A list of memory to write, built in this table.
     pub(crate) fn dest<'a>(&'a mut self) -> SgDest<'a> {
         SgDest {
-            list: SgList::new(&mut self.entries),
+            list: SgList::new(&mut self.entries, &mut self.touched),
             _memory: PhantomData,
         }
     }
@@ -88,23 +99,35 @@ impl SgTable {
 /// # Invariants
 ///
 /// `entries[..used]` are initialised entries describing `bytes` bytes of memory in the kernel's
-/// linear mapping, borrowed by the list that owns this value.
+/// linear mapping, borrowed by the list that owns this value. `*touched` covers every entry the
+/// list may have written (the table's invariant).
 struct SgList<'a> {
     entries: &'a mut [bindings::scatterlist],
+    touched: &'a mut usize,
     used: usize,
     bytes: usize,
 }
 
 impl<'a> SgList<'a> {
-    fn new(entries: &'a mut [bindings::scatterlist]) -> Self {
+    /// A list in `entries`, of which those before `touched` were written since they were
+    /// initialised.
+    fn new(entries: &'a mut [bindings::scatterlist], touched: &'a mut usize) -> Self {
         let len = c_uint::try_from(entries.len()).unwrap_or(0);
-        // SAFETY: `entries` is valid for `len` entries.
-        unsafe { bindings::sg_init_table(entries.as_mut_ptr(), len) };
+        let dirty = c_uint::try_from(*touched).unwrap_or(len).min(len);
+        // SAFETY: `entries` is valid for `len` entries, of which `dirty` are re-initialised.
+        unsafe { helpers::rsg_init_prefix(entries.as_mut_ptr(), dirty, len) };
+        *touched = 0;
         Self {
             entries,
+            touched,
             used: 0,
             bytes: 0,
         }
+    }
+
+    /// Counts entries up to `used` as written.
+    fn mark_touched(&mut self) {
+        *self.touched = (*self.touched).max(self.used);
     }
 
     /// The next entry; `EMSGSIZE` when the table is full.
@@ -123,6 +146,7 @@ impl<'a> SgList<'a> {
         // SAFETY: `entry` is an entry of the table; the caller vouches for the bytes.
         unsafe { helpers::rsg_set_page(entry, page, len, offset) };
         self.used += 1;
+        self.mark_touched();
         self.bytes += len as usize;
         Ok(())
     }
@@ -138,6 +162,7 @@ impl<'a> SgList<'a> {
         // SAFETY: `entry` is an entry of the table; the caller vouches for the bytes.
         unsafe { helpers::rsg_set_buf(entry, bytes.cast(), len32) };
         self.used += 1;
+        self.mark_touched();
         self.bytes += len;
         Ok(())
     }
@@ -153,13 +178,17 @@ impl<'a> SgList<'a> {
         len: usize,
         fill: impl FnOnce(*mut bindings::scatterlist, c_uint) -> Result<usize>,
     ) -> Result {
+        let (touched, total) = (*self.touched, self.entries.len());
         let rest = self.entries.get_mut(self.used..).ok_or(EMSGSIZE)?;
         let room = c_uint::try_from(rest.len()).map_err(|_| EINVAL)?;
+        // `fill` may write any of the rest before it fails.
+        *self.touched = total;
         let used = fill(rest.as_mut_ptr(), room)?;
         if used > rest.len() {
             return Err(EINVAL);
         }
         self.used += used;
+        *self.touched = touched.max(self.used);
         self.bytes += len;
         Ok(())
     }
