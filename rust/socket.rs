@@ -1040,16 +1040,25 @@ impl SocketOps for KtlsSocket {
         Arc::pin_init(Self::new(kind, sk, rx_poll), GFP_KERNEL)
     }
 
-    /// Sends what the bound socket takes now and lets go of it; queued work may hold the state
-    /// a little longer, and the last reference wipes the keys and frees the rest.
+    /// Sends what the bound socket takes now, drops both directions (their keys are wiped) and
+    /// lets go of the bound socket; queued work may hold the rest a little longer.
     fn release(this: Arc<Self>) {
         this.closed.store(true, Release);
-        if let Some(tx) = Option::as_mut(&mut this.tx.lock().tx) {
-            tx.flush_on_close();
-        }
+        let tx = {
+            let mut state = this.tx.lock();
+            if let Some(tx) = state.tx.as_mut() {
+                tx.flush_on_close();
+            }
+            state.tx.take()
+        };
         // A decrypt-ahead run in progress ends before the bound socket is given back; later
-        // runs see `closed` (and records they opened are dropped with the state).
-        drop(this.rx.lock());
+        // runs see `closed`.
+        let rx = this.rx.lock().rx.take();
+        // The directions hold the bound socket's file too: they go here, in the caller's
+        // context, so that a process that closes both sockets finds the TCP/UDP socket closed
+        // when `close` returns (a reference dropped later, by queued work, would be put
+        // through `delayed_fput`: a peer's datagram could still find the port open).
+        drop((tx, rx));
         Self::detach_bound(&this);
     }
 
