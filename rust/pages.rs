@@ -182,7 +182,8 @@ impl PageFrag {
         if !unsafe { bindings::skb_page_frag_refill(min32, &mut self.frag, bindings::GFP_KERNEL) } {
             return Err(ENOMEM);
         }
-        if self.frag.page != before || self.frag.offset == 0 {
+        // A page the refill kept (offset 0 again: no other reference was left) is not new.
+        if self.frag.page != before {
             self.allocated += 1;
         }
         let room = self.frag.size.saturating_sub(self.frag.offset);
@@ -199,6 +200,26 @@ impl PageFrag {
         };
         self.frag.offset += len;
         Ok(chunk)
+    }
+}
+
+impl PageFrag {
+    /// Gives the cache back what `chunk` holds beyond its first `len` bytes, if `chunk` is the
+    /// last piece the cache cut (nothing came after it): the next chunk starts there. A record
+    /// is given room for the most it may grow to and keeps what it used.
+    pub(crate) fn trim(&mut self, chunk: &mut PageChunk, len: usize) {
+        let Ok(len) = u32::try_from(len) else {
+            return;
+        };
+        let last_cut = chunk.page.as_ptr() == self.frag.page
+            && chunk.offset.checked_add(chunk.len) == Some(self.frag.offset);
+        if len >= chunk.len || !last_cut {
+            return;
+        }
+        // INVARIANT: The bytes given back were only this chunk's, and it no longer has them;
+        // the cache hands them out once more.
+        chunk.len = len;
+        self.frag.offset = chunk.offset + len;
     }
 }
 

@@ -438,6 +438,7 @@ impl Tx {
             .seal(number, open.content_type, &mut open.chunk, plaintext);
         self.segments.clear();
         let record_len = sealed?;
+        self.frag.trim(&mut open.chunk, record_len);
         stats::count_record_out(open.len);
         // INVARIANT: The record was open, so nothing was pending; it now is, and none is open.
         self.pending = Some((open.chunk.share(), 0..record_len));
