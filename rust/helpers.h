@@ -251,7 +251,7 @@ int raead_start(struct aead_request *req, bool encrypt, u8 *iv, struct scatterli
 
 /* --- Workqueue (rust/queue.rs) -------------------------------------------------------------- */
 
-/* alloc_workqueue(@name, WQ_UNBOUND, 0): work runs on whichever CPU is free. */
+/* alloc_workqueue(@name, WQ_PERCPU, 0): work runs on the CPU that queued it. */
 struct workqueue_struct *rwq_alloc(const char *name);
 
 /* --- /proc/net (rust/proc.rs) --------------------------------------------------------------- */
