@@ -79,8 +79,8 @@ void afktls_wipe(void *p, size_t len);
  *   0    the peer sent close_notify, or the stream ended between records
  *   -1   errno:
  *        ECONNABORTED  the peer sent a fatal alert (afktls_last_error() names it)
- *        EKEYEXPIRED   the peer sent a TLS 1.3 KeyUpdate: AF_KTLS cannot rekey (yet), the
- *                      connection cannot go on
+ *        EKEYEXPIRED   the peer sent a TLS 1.3 KeyUpdate: the kernel waits for the next
+ *                      receive keys, which this library does not derive (yet)
  *        EPROTO        a record the connection cannot carry after the handshake
  *                      (renegotiation, post-handshake authentication, ChangeCipherSpec)
  *        and recvmsg()'s errno (EAGAIN, EBADMSG, ...).

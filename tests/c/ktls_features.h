@@ -9,9 +9,9 @@
 #define KTLS_FEATURES_H
 
 /*
- * proto_ops.splice_read of its own. Issue 11. Without it, splice() out of an AF_KTLS socket
- * works through the kernel's copy_splice_read() fallback for data, but a control record gives
- * EIO where mainline gives EINVAL: the tests of that wait for this switch.
+ * proto_ops.splice_read of its own (issue 11). Without it, splice() out of an AF_KTLS socket
+ * would work through the kernel's copy_splice_read() fallback for data, but a control record
+ * would give EIO where mainline gives EINVAL: the tests of that name this switch.
  */
 #ifndef KTLS_HAVE_SPLICE_READ
 #define KTLS_HAVE_SPLICE_READ 1
@@ -24,7 +24,7 @@
 #endif
 #define KTLS_REKEY_MISSING "needs TLS 1.3 rekeying, issue 13"
 
-/* shutdown() on the AF_KTLS socket (today EOPNOTSUPP). Issue 13. */
+/* shutdown() on the AF_KTLS socket (before issue 13: EOPNOTSUPP). */
 #ifndef KTLS_HAVE_SHUTDOWN
 #define KTLS_HAVE_SHUTDOWN 1
 #endif

@@ -10,8 +10,8 @@
  * then the test unblocks it (data from the peer, draining the peer, the peer's end of stream)
  * so that the failure is reported instead of hanging the run.
  *
- * Calls that today spin in the kernel, unkillable (defect 8), run in a forked child watched by
- * watch_child(): it reports whether the child spun, whether SIGKILL ended it and, if not,
+ * Calls that spun in the kernel, unkillable, before defect 8 was fixed run in a forked child
+ * watched by watch_child(): it reports whether the child spun, whether SIGKILL ended it and, if not,
  * rescues it by removing the condition it spins on (draining the error queue, feeding it a
  * record). KTLS_NO_RESCUE=1 in the environment leaves it spinning, to see the hang itself.
  */

@@ -850,10 +850,10 @@ TEST_F(tls, splice_onto_full_record)
 }
 
 /*
- * Splicing data out of an AF_KTLS socket works without proto_ops.splice_read: the socket core
- * falls back to copy_splice_read(), a recvmsg into pipe pages. What needs a splice_read of its
- * own is mainline's answer for a control record (EINVAL, the record stays; the fallback's recvmsg
- * has no cmsg room and gives EIO), so only the tests that splice at a control record wait for it.
+ * Splicing data out would work without AF_KTLS's own proto_ops.splice_read (the socket core falls
+ * back to copy_splice_read(), a recvmsg into pipe pages); what needs it is mainline's answer for a
+ * control record (EINVAL, the record stays; the fallback's recvmsg has no cmsg room and gives
+ * EIO), so only the tests that splice at a control record name the switch.
  */
 #define NEEDS_SPLICE_READ() do { \
 	if (!KTLS_HAVE_SPLICE_READ) \
@@ -2190,7 +2190,7 @@ TEST_F(tls, rekey)
 }
 
 /*
- * TLS 1.2 never rekeys: a second KTLS_TX is EBUSY (this part runs today). TLS 1.3: a key
+ * TLS 1.2 never rekeys: a second KTLS_TX is EBUSY. TLS 1.3: a key
  * structure for another version or cipher is refused; mainline says EINVAL, AF_KTLS's errno for
  * a key structure that does not match the bound version and cipher is EPROTO.
  */
@@ -2389,7 +2389,7 @@ TEST_F(tls, rekey_peek_splice)
 	EXPECT_EQ(memcmp(mem_recv, test_str_1, send_len), 0);
 }
 
-/* The part before the KeyUpdate runs today on every variant. */
+/* The part before the KeyUpdate runs on every variant, the rest on TLS 1.3. */
 TEST_F(tls, rekey_getsockopt)
 {
 	struct ktls_keys tls12;
