@@ -13,7 +13,7 @@ use super::error::RecordError;
 pub const HANDSHAKE_KEY_UPDATE: u8 = 24;
 
 /// A handshake message's header: type (1 byte) and body length (3 bytes).
-const MESSAGE_HEADER_LEN: usize = 4;
+pub const MESSAGE_HEADER_LEN: usize = 4;
 
 /// What a handshake record means for the records after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

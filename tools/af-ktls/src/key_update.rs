@@ -33,8 +33,8 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-/// The handshake message type of KeyUpdate.
-pub const HANDSHAKE_KEY_UPDATE: u8 = 24;
+/// The handshake message type of KeyUpdate (the record layer's, shared with the kernel).
+pub use crate::record::handshake::HANDSHAKE_KEY_UPDATE;
 
 /// The length of a whole KeyUpdate message: type, 24-bit length 1, `request_update`.
 pub const KEY_UPDATE_MESSAGE_LEN: usize = 5;

@@ -23,6 +23,7 @@
 //! session tickets to the TLS library.
 
 use crate::key_update::{KeyUpdateRequest, HANDSHAKE_KEY_UPDATE};
+use crate::record::handshake::MESSAGE_HEADER_LEN as HS_HEADER_LEN;
 use crate::socket::{AfKtlsSocket, Transport};
 use crate::uapi;
 use std::fmt;
@@ -32,7 +33,6 @@ const ALERT_CLOSE_NOTIFY: u8 = 0;
 const ALERT_USER_CANCELED: u8 = 90;
 const HS_HELLO_REQUEST: u8 = 0;
 const HS_NEW_SESSION_TICKET: u8 = 4;
-const HS_HEADER_LEN: usize = 4;
 
 /// A record that is not application data and that `Read` does not skip.
 #[derive(Clone, Debug, PartialEq, Eq)]
