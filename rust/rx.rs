@@ -929,11 +929,16 @@ impl Rx {
         let record_len = header.record_len();
         if queued < record_len {
             drop(queue);
-            if !copying || !self.bound.tcp_rcv_stalled() {
+            if !copying {
                 return Ok(NextRecord::WouldBlock);
             }
-            // The TCP receive buffer cannot take the rest of the record: take it out piecewise.
-            return self.assemble(progress);
+            if self.bound.tcp_rcv_stalled() {
+                // The TCP receive buffer cannot take the rest of the record: take it out
+                // piecewise.
+                return self.assemble(progress);
+            }
+            // The rest never comes if the stream ended inside the record (`EBADMSG`).
+            return self.stream_short(progress);
         }
         queue.copy(0, prefix.get_mut(..prefix_len).ok_or(EINVAL)?)?;
         let prefix = prefix.get(..prefix_len).ok_or(EINVAL)?;
@@ -1081,7 +1086,8 @@ impl Rx {
         Ok(opened)
     }
 
-    /// Fewer bytes than a header are queued: wait, unless the stream ended or failed.
+    /// Less than the next record (or its header) is queued: wait, unless the stream ended or
+    /// failed.
     fn stream_short(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
         if !self.bound.input_ended() && !self.bound.error_pending() {
             return Ok(NextRecord::WouldBlock);

@@ -739,6 +739,7 @@ TEST(so_sndtimeo_on_af_ktls_bounds_send)
 	ASSERT_EQ(setsockopt(c.ua, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
 	ASSERT_EQ(setsockopt(c.ub, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
 	ASSERT_EQ(setsockopt(c.a, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	ktls_pattern(data, BLOCKED_WRITE_LEN, 11);
 	w = (struct call){ .kind = CALL_SEND, .fd = c.a, .buf = data, .len = BLOCKED_WRITE_LEN };
 	call_start(&w);
 	if (!call_wait(&w, GIVE_UP_MS)) {
@@ -752,12 +753,98 @@ TEST(so_sndtimeo_on_af_ktls_bounds_send)
 	}
 	drain_start(&c, &d, BLOCKED_WRITE_LEN);
 	EXPECT_TRUE(call_wait(&w, 20000));
-	shutdown(c.ua, SHUT_WR);
+	/*
+	 * What the send took may still be in a record the bound socket has not taken all of;
+	 * shutdown() of the AF_KTLS socket sends it before the FIN, so the peer reads exactly
+	 * what was taken, then the end of the stream.
+	 */
+	EXPECT_EQ(shutdown(c.a, SHUT_WR), 0);
 	pthread_join(d.thread, NULL);
+	if (w.done) {
+		EXPECT_EQ(d.got, w.ret > 0 ? (size_t)w.ret : 0);
+		EXPECT_EQ(memcmp(d.buf, data, d.got), 0);
+	}
 	pthread_join(w.thread, NULL);
 	free(d.buf);
 	conn_close(&c);
 	free(data);
+}
+
+/* Ends a call that hangs, with a signal (the wait is interruptible), so the failure is reported. */
+static void interrupt(struct call *c)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };	/* no SA_RESTART */
+
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < 100 && !call_wait(c, 100); i++)
+		pthread_kill(c->thread, SIGUSR1);
+}
+
+/*
+ * A stream that ends inside a record fails the read with EBADMSG (Documentation/af_ktls.md),
+ * whether the FIN arrives while a reader sleeps or before it calls; it never leaves the reader
+ * waiting for the rest of the record. (This hung when an application shut the bound socket down
+ * while the AF_KTLS socket still had a record to send.)
+ */
+TEST(stream_ending_inside_a_record_is_ebadmsg)
+{
+	unsigned char record[256];
+	struct ktls_keys keys;
+	char buf[128];
+	int tcp[2], b;
+	struct call r;
+	size_t n;
+
+	ktls_keys_init(&keys, TLS13, AES128, 5, 0);
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	b = ktls_bind(tcp[1], TLS13, AES128);
+	ASSERT_EQ(ktls_set_keys(b, KTLS_RX, &keys), 0);
+	n = ktls_seal(&keys, 0, KTLS_RECORD_APPLICATION_DATA, "cut short", 9, 0, record);
+	r = (struct call){ .kind = CALL_RECV, .fd = b, .buf = buf, .len = sizeof(buf) };
+	ASSERT_EQ(call_start_blocked(&r), 'S');
+	/* The header and part of the payload: the reader goes on waiting for the rest. */
+	ASSERT_EQ(send(tcp[0], record, n - 4, 0), n - 4);
+	EXPECT_FALSE(call_wait(&r, 300));
+	ASSERT_EQ(shutdown(tcp[0], SHUT_WR), 0);
+	if (!call_wait(&r, GIVE_UP_MS)) {
+		TH_LOG("recv went on waiting after the end of the stream");
+		EXPECT_TRUE(false);
+		interrupt(&r);
+	} else {
+		EXPECT_EQ(r.ret, -1);
+		EXPECT_EQ(r.err, EBADMSG);
+		EXPECT_LT(call_ms(&r) - 300, PROMPT_MS);
+	}
+	pthread_join(r.thread, NULL);
+	/* The stream stays failed (asked only if it failed: this recv would block otherwise). */
+	if (r.ret == -1 && r.err == EBADMSG) {
+		EXPECT_EQ(recv(b, buf, sizeof(buf), 0), -1);
+		EXPECT_EQ(errno, EBADMSG);
+	}
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
+
+	/* The FIN before the first recv: the record's header is there, its end is not. */
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	b = ktls_bind(tcp[1], TLS13, AES128);
+	ASSERT_EQ(ktls_set_keys(b, KTLS_RX, &keys), 0);
+	ASSERT_EQ(send(tcp[0], record, n - 4, 0), n - 4);
+	ASSERT_EQ(shutdown(tcp[0], SHUT_WR), 0);
+	r = (struct call){ .kind = CALL_RECV, .fd = b, .buf = buf, .len = sizeof(buf) };
+	call_start(&r);
+	if (!call_wait(&r, GIVE_UP_MS)) {
+		TH_LOG("recv waited for a record the ended stream cannot complete");
+		EXPECT_TRUE(false);
+		interrupt(&r);
+	} else {
+		EXPECT_EQ(r.ret, -1);
+		EXPECT_EQ(r.err, EBADMSG);
+	}
+	pthread_join(r.thread, NULL);
+	close(b);
+	close(tcp[0]);
+	close(tcp[1]);
 }
 
 /*
