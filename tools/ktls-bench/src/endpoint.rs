@@ -3,6 +3,7 @@
 
 use crate::aead::Engine;
 use crate::keys::Suite;
+use crate::pattern::Pattern;
 use crate::record::{Opener, Sealer, MAX_PLAINTEXT};
 use crate::sys;
 use af_ktls::{AfKtlsSocket, Direction, KeyMaterial};
@@ -25,6 +26,9 @@ pub enum Backend {
     Userspace,
     /// Records in userspace with ring (rustls's crypto).
     UserspaceRing,
+    /// A sender only: userspace (OpenSSL) records sealed before the timed pass, which then only
+    /// sends them, so the sending CPU is nearly idle (`Endpoint::preseal`).
+    Presealed,
     /// No TLS at all: the ceiling of the socket part.
     Plain,
 }
@@ -38,6 +42,7 @@ impl Backend {
             Backend::UlpZc => "ulp-zc",
             Backend::Userspace => "userspace",
             Backend::UserspaceRing => "userspace-ring",
+            Backend::Presealed => "presealed",
             Backend::Plain => "plain",
         }
     }
@@ -67,8 +72,20 @@ enum Kind {
         end: usize,
         /// Bytes asked for per recv.
         read_size: usize,
+        /// `Backend::Presealed`: the records of the timed pass, once sealed.
+        presealed: Option<Presealed>,
     },
     Plain,
+}
+
+/// Records sealed ahead of the timed pass: `calls[i]` is where call `i`'s records end in `wire`
+/// and how many there are.
+struct Presealed {
+    wire: Vec<u8>,
+    calls: Vec<(usize, u64)>,
+    next: usize,
+    /// Records sealed but not sent yet (`records` counts only those sent).
+    unsent_records: u64,
 }
 
 /// One end of a connection.
@@ -80,6 +97,7 @@ pub struct Endpoint {
     buf: Vec<u8>,
     pub syscalls: u64,
     suite: Suite,
+    backend: Backend,
 }
 
 impl Endpoint {
@@ -113,7 +131,7 @@ impl Endpoint {
                 }
                 Kind::Ulp
             }
-            Backend::Userspace | Backend::UserspaceRing => {
+            Backend::Userspace | Backend::UserspaceRing | Backend::Presealed => {
                 let engine = backend.engine();
                 let sealer = Sealer::new(engine, suite, &keys.tx)?;
                 let opener = Opener::new(engine, suite, &keys.rx)?;
@@ -127,6 +145,7 @@ impl Endpoint {
                     start: 0,
                     end: 0,
                     read_size: rx_size.max(wire_record),
+                    presealed: None,
                 }
             }
             Backend::Plain => Kind::Plain,
@@ -141,7 +160,43 @@ impl Endpoint {
             buf,
             syscalls: 0,
             suite,
+            backend,
         })
+    }
+
+    /// `Backend::Presealed`: seals the records of calls `first..first + calls` of `pattern` now,
+    /// so that the timed pass only sends them. Nothing for the other backends.
+    pub fn preseal(&mut self, pattern: &Pattern, first: u64, calls: u64) -> io::Result<()> {
+        if self.backend != Backend::Presealed {
+            return Ok(());
+        }
+        let Kind::User {
+            sealer,
+            out,
+            presealed,
+            ..
+        } = &mut self.kind
+        else {
+            return Ok(());
+        };
+        let mut buf = pattern.buffer();
+        let mut wire = Vec::new();
+        let mut ends = Vec::new();
+        let records_before = sealer.records;
+        for i in first..first + calls {
+            pattern.stamp(&mut buf, i);
+            let records = sealer.records;
+            let n = sealer.seal_all(&buf, MAX_PLAINTEXT, out)?;
+            wire.extend_from_slice(&out[..n]);
+            ends.push((wire.len(), sealer.records - records));
+        }
+        *presealed = Some(Presealed {
+            wire,
+            calls: ends,
+            next: 0,
+            unsent_records: sealer.records - records_before,
+        });
+        Ok(())
     }
 
     /// The descriptor plaintext goes through (`sendfile`, `splice`): the AF_KTLS socket, or the
@@ -172,9 +227,26 @@ impl Endpoint {
         let _ = self.tcp.shutdown(std::net::Shutdown::Both);
     }
 
-    /// Sends all of `data` (userspace: as records of at most 16 KiB, in one `send`).
+    /// Sends all of `data` (userspace: as records of at most 16 KiB, in one `send`; presealed,
+    /// after `preseal`: the next call's records, sealed there from the same pattern call).
     pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.kind {
+            Kind::User {
+                presealed: Some(p), ..
+            } => {
+                // The records of this call were sealed from the same pattern call (the receiver
+                // checks what arrives).
+                let start = match p.next {
+                    0 => 0,
+                    i => p.calls[i - 1].0,
+                };
+                let Some(&(end, records)) = p.calls.get(p.next) else {
+                    return Err(io::Error::other("more calls than were presealed"));
+                };
+                self.syscalls += sys::send_all(self.tcp.as_fd(), &p.wire[start..end], 0)?;
+                p.next += 1;
+                p.unsent_records -= records;
+            }
             Kind::User { sealer, out, .. } => {
                 let n = sealer.seal_all(data, MAX_PLAINTEXT, out)?;
                 self.syscalls += sys::send_all(self.tcp.as_fd(), &out[..n], 0)?;
@@ -250,7 +322,15 @@ impl Endpoint {
     /// counts them, mainline reports its sequence numbers. AF_KTLS's come from its counters.
     pub fn records(&self) -> (Option<u64>, Option<u64>) {
         match &self.kind {
-            Kind::User { sealer, opener, .. } => (Some(sealer.records), Some(opener.records)),
+            Kind::User {
+                sealer,
+                opener,
+                presealed,
+                ..
+            } => {
+                let unsent = presealed.as_ref().map_or(0, |p| p.unsent_records);
+                (Some(sealer.records - unsent), Some(opener.records))
+            }
             Kind::Ulp => {
                 let seq = |d| {
                     af_ktls::ulp::crypto_info(self.tcp.as_fd(), d, self.suite.cipher)

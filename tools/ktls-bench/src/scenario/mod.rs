@@ -102,7 +102,8 @@ pub fn connect(
 }
 
 /// The sending half: `verify_calls` calls of the pattern, the barrier, then `timed_calls` more,
-/// timed. Each call is one chunk of the pattern.
+/// timed. Each call is one chunk of the pattern; a `presealed` sender seals the timed calls'
+/// records before the barrier.
 pub fn send_chunks(
     ep: &mut Endpoint,
     pattern: &Pattern,
@@ -112,14 +113,21 @@ pub fn send_chunks(
 ) -> Side {
     let mut side = Side::default();
     let mut buf = pattern.buffer();
-    for i in 0..verify_calls {
-        pattern.stamp(&mut buf, i);
-        if let Err(e) = ep.send(&buf) {
-            side.error = Some(format!("send (verification pass): {e}"));
-            ep.abort();
-            barrier.wait();
-            return side;
-        }
+    let prepared = (0..verify_calls)
+        .try_for_each(|i| {
+            pattern.stamp(&mut buf, i);
+            ep.send(&buf)
+        })
+        .map_err(|e| format!("send (verification pass): {e}"))
+        .and_then(|()| {
+            ep.preseal(pattern, verify_calls, timed_calls)
+                .map_err(|e| format!("sealing ahead of the timed pass: {e}"))
+        });
+    if let Err(e) = prepared {
+        side.error = Some(e);
+        ep.abort();
+        barrier.wait();
+        return side;
     }
     barrier.wait();
     let records0 = ep.records().0;
