@@ -909,15 +909,7 @@ impl Rx {
         let queued = queue.queued();
         if queued < header_len {
             drop(queue);
-            if !copying {
-                return Ok(NextRecord::WouldBlock);
-            }
-            if self.bound.tcp_rcv_stalled() {
-                // Even a part of a header can hold the whole receive buffer (its socket buffer
-                // is charged in full) and close the window: it must be read out.
-                return self.assemble(progress);
-            }
-            return self.stream_short(progress);
+            return self.stream_short(copying, progress);
         }
         let mut prefix = [0u8; MAX_PREFIX_LEN];
         queue.copy(0, prefix.get_mut(..header_len).ok_or(EINVAL)?)?;
@@ -929,16 +921,7 @@ impl Rx {
         let record_len = header.record_len();
         if queued < record_len {
             drop(queue);
-            if !copying {
-                return Ok(NextRecord::WouldBlock);
-            }
-            if self.bound.tcp_rcv_stalled() {
-                // The TCP receive buffer cannot take the rest of the record: take it out
-                // piecewise.
-                return self.assemble(progress);
-            }
-            // The rest never comes if the stream ended inside the record (`EBADMSG`).
-            return self.stream_short(progress);
+            return self.stream_short(copying, progress);
         }
         queue.copy(0, prefix.get_mut(..prefix_len).ok_or(EINVAL)?)?;
         let prefix = prefix.get(..prefix_len).ok_or(EINVAL)?;
@@ -1086,9 +1069,18 @@ impl Rx {
         Ok(opened)
     }
 
-    /// Less than the next record (or its header) is queued: wait, unless the stream ended or
-    /// failed.
-    fn stream_short(&mut self, progress: &mut RecvProgress) -> Result<NextRecord> {
+    /// Less than the next record (or its header) is queued: wait for the rest, unless the
+    /// copying path may take what is there (`copying`) and the rest cannot come in.
+    fn stream_short(&mut self, copying: bool, progress: &mut RecvProgress) -> Result<NextRecord> {
+        if !copying {
+            return Ok(NextRecord::WouldBlock);
+        }
+        if self.bound.tcp_rcv_stalled() {
+            // The TCP receive buffer is full and its window closed (even part of a header can
+            // hold it all: its socket buffer is charged in full): take the record out piecewise.
+            return self.assemble(progress);
+        }
+        // The rest never comes if the stream ended (inside a record: `EBADMSG`) or failed.
         if !self.bound.input_ended() && !self.bound.error_pending() {
             return Ok(NextRecord::WouldBlock);
         }
