@@ -105,6 +105,17 @@ static void conn_open(struct conn *c, uint16_t version, uint16_t cipher)
 	KTLS_REQUIRE(ktls_set_keys(c->a, KTLS_RX, &c->ba) == 0);
 }
 
+/* A TCP pair whose tcp[1] end is bound to a TLS 1.3 AF_KTLS socket receiving with `keys`. */
+static int tls13_receiver(int tcp[2], struct ktls_keys *keys)
+{
+	int b;
+
+	ktls_inet_pair(SOCK_STREAM, tcp);
+	b = ktls_bind(tcp[1], TLS13, AES128);
+	KTLS_REQUIRE(ktls_set_keys(b, KTLS_RX, keys) == 0);
+	return b;
+}
+
 static void conn_close(struct conn *c)
 {
 	close(c->a);
@@ -796,9 +807,7 @@ TEST(stream_ending_inside_a_record_is_ebadmsg)
 	size_t n;
 
 	ktls_keys_init(&keys, TLS13, AES128, 5, 0);
-	ktls_inet_pair(SOCK_STREAM, tcp);
-	b = ktls_bind(tcp[1], TLS13, AES128);
-	ASSERT_EQ(ktls_set_keys(b, KTLS_RX, &keys), 0);
+	b = tls13_receiver(tcp, &keys);
 	n = ktls_seal(&keys, 0, KTLS_RECORD_APPLICATION_DATA, "cut short", 9, 0, record);
 	r = (struct call){ .kind = CALL_RECV, .fd = b, .buf = buf, .len = sizeof(buf) };
 	ASSERT_EQ(call_start_blocked(&r), 'S');
@@ -826,9 +835,7 @@ TEST(stream_ending_inside_a_record_is_ebadmsg)
 	close(tcp[1]);
 
 	/* The FIN before the first recv: the record's header is there, its end is not. */
-	ktls_inet_pair(SOCK_STREAM, tcp);
-	b = ktls_bind(tcp[1], TLS13, AES128);
-	ASSERT_EQ(ktls_set_keys(b, KTLS_RX, &keys), 0);
+	b = tls13_receiver(tcp, &keys);
 	ASSERT_EQ(send(tcp[0], record, n - 4, 0), n - 4);
 	ASSERT_EQ(shutdown(tcp[0], SHUT_WR), 0);
 	r = (struct call){ .kind = CALL_RECV, .fd = b, .buf = buf, .len = sizeof(buf) };
@@ -1095,9 +1102,7 @@ TEST(tls_poll_reports_the_sticky_error)
 	size_t n;
 
 	ktls_keys_init(&keys, TLS13, AES128, 7, 0);
-	ktls_inet_pair(SOCK_STREAM, tcp);
-	b = ktls_bind(tcp[1], TLS13, AES128);
-	ASSERT_EQ(ktls_set_keys(b, KTLS_RX, &keys), 0);
+	b = tls13_receiver(tcp, &keys);
 	n = ktls_seal(&keys, 0, KTLS_RECORD_APPLICATION_DATA, "corrupt me", 10, 0, record);
 	record[n - 1] ^= 1;
 	ASSERT_EQ(send(tcp[0], record, n, 0), n);
