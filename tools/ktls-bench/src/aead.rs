@@ -7,8 +7,7 @@ use openssl::cipher::{Cipher as OsslCipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
 use std::fmt;
 
-pub const TAG_LEN: usize = 16;
-pub const NONCE_LEN: usize = 12;
+use ktls_record::protection::{AEAD_TAG_LEN, NONCE_LEN};
 
 /// Which userspace crypto library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +85,7 @@ impl Aead {
     }
 
     /// Encrypts the concatenation of `parts` into `out` and appends the tag; returns the bytes
-    /// written (`sum of parts + TAG_LEN`). OpenSSL encrypts straight from the parts into `out`;
+    /// written (`sum of parts + AEAD_TAG_LEN`). OpenSSL encrypts straight from the parts into `out`;
     /// ring works in place, so the parts are copied first (as rustls does).
     pub fn seal(
         &mut self,
@@ -96,7 +95,7 @@ impl Aead {
         out: &mut [u8],
     ) -> Result<usize, AeadError> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if out.len() < len + TAG_LEN {
+        if out.len() < len + AEAD_TAG_LEN {
             return Err(AeadError("seal: output too short".into()));
         }
         match self {
@@ -109,8 +108,8 @@ impl Aead {
                     pos += ctx.cipher_update(part, Some(&mut out[pos..]))?;
                 }
                 pos += ctx.cipher_final(&mut out[pos..])?;
-                ctx.tag(&mut out[pos..pos + TAG_LEN])?;
-                Ok(pos + TAG_LEN)
+                ctx.tag(&mut out[pos..pos + AEAD_TAG_LEN])?;
+                Ok(pos + AEAD_TAG_LEN)
             }
             Aead::Ring(key) => {
                 let mut pos = 0;
@@ -125,8 +124,8 @@ impl Aead {
                         &mut out[..pos],
                     )
                     .map_err(|_| AeadError("ring: seal failed".into()))?;
-                out[pos..pos + TAG_LEN].copy_from_slice(tag.as_ref());
-                Ok(pos + TAG_LEN)
+                out[pos..pos + AEAD_TAG_LEN].copy_from_slice(tag.as_ref());
+                Ok(pos + AEAD_TAG_LEN)
             }
         }
     }
@@ -139,7 +138,7 @@ impl Aead {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<usize, AeadError> {
-        let Some(len) = buf.len().checked_sub(TAG_LEN) else {
+        let Some(len) = buf.len().checked_sub(AEAD_TAG_LEN) else {
             return Err(AeadError("open: shorter than the tag".into()));
         };
         match self {
@@ -176,7 +175,7 @@ impl Aead {
         input: &[u8],
         output: &mut [u8],
     ) -> Result<usize, AeadError> {
-        let Some(len) = input.len().checked_sub(TAG_LEN) else {
+        let Some(len) = input.len().checked_sub(AEAD_TAG_LEN) else {
             return Err(AeadError("open: shorter than the tag".into()));
         };
         let Aead::Openssl { ctx, .. } = self else {

@@ -4,9 +4,10 @@
 use crate::aead::Engine;
 use crate::keys::Suite;
 use crate::pattern::Pattern;
-use crate::record::{Opener, Sealer, MAX_PLAINTEXT};
+use crate::record::{Opener, Sealer};
 use crate::sys;
 use af_ktls::{AfKtlsSocket, Direction, KeyMaterial};
+use ktls_record::protection::MAX_PLAINTEXT_LEN;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -135,8 +136,8 @@ impl Endpoint {
                 let engine = backend.engine();
                 let sealer = Sealer::new(engine, suite, &keys.tx)?;
                 let opener = Opener::new(engine, suite, &keys.rx)?;
-                let records = max_call.div_ceil(MAX_PLAINTEXT).max(1);
-                let wire_record = MAX_PLAINTEXT + sealer.overhead();
+                let records = max_call.div_ceil(MAX_PLAINTEXT_LEN).max(1);
+                let wire_record = MAX_PLAINTEXT_LEN + sealer.overhead();
                 Kind::User {
                     out: vec![0; max_call + records * sealer.overhead()],
                     inbuf: vec![0; rx_size.max(wire_record) + 2 * wire_record],
@@ -186,7 +187,7 @@ impl Endpoint {
         for i in first..first + calls {
             pattern.stamp(&mut buf, i);
             let records = sealer.records;
-            let n = sealer.seal_all(&buf, MAX_PLAINTEXT, out)?;
+            let n = sealer.seal_all(&buf, MAX_PLAINTEXT_LEN, out)?;
             wire.extend_from_slice(&out[..n]);
             ends.push((wire.len(), sealer.records - records));
         }
@@ -248,7 +249,7 @@ impl Endpoint {
                 p.unsent_records -= records;
             }
             Kind::User { sealer, out, .. } => {
-                let n = sealer.seal_all(data, MAX_PLAINTEXT, out)?;
+                let n = sealer.seal_all(data, MAX_PLAINTEXT_LEN, out)?;
                 self.syscalls += sys::send_all(self.tcp.as_fd(), &out[..n], 0)?;
             }
             Kind::AfKtls(sock) => {

@@ -2,7 +2,7 @@
 //! record code (`ktls-record`: headers, nonces, AAD, TLS 1.3 inner type, DTLS replay window) and
 //! protected with [`crate::aead`]. What a TLS library does per record, without its buffering.
 
-use crate::aead::{Aead, AeadError, Engine, NONCE_LEN, TAG_LEN};
+use crate::aead::{Aead, AeadError, Engine};
 use crate::keys::Suite;
 use af_ktls::DirectionKeys;
 use ktls_record::header::{ContentType, DtlsHeader, TlsHeader};
@@ -11,14 +11,13 @@ use ktls_record::nonce::{
     dtls12_aad, dtls12_explicit_nonce, salted_nonce, tls12_aad, tls12_explicit_nonce, tls13_aad,
     xor_nonce, NonceScheme,
 };
-use ktls_record::protection::{ProtocolVersion, RecordProtection, GCM_EXPLICIT_NONCE_LEN};
+use ktls_record::protection::{
+    ProtocolVersion, RecordProtection, AEAD_TAG_LEN, GCM_EXPLICIT_NONCE_LEN, NONCE_LEN,
+};
 use ktls_record::seq::DtlsRecordNumber;
 use ktls_record::window::ReplayWindow;
 use ktls_record::RecordError;
 use std::ops::Range;
-
-/// Largest plaintext per record.
-pub const MAX_PLAINTEXT: usize = 16384;
 
 fn record_err(e: RecordError) -> AeadError {
     AeadError(format!("record layer: {e:?}"))
@@ -73,7 +72,7 @@ impl Sealer {
         self.protection.overhead()
     }
 
-    /// Writes one application-data record protecting `plaintext` (at most [`MAX_PLAINTEXT`]) at
+    /// Writes one application-data record protecting `plaintext` (at most `MAX_PLAINTEXT_LEN`) at
     /// the start of `out`; returns its length.
     pub fn seal(&mut self, plaintext: &[u8], out: &mut [u8]) -> Result<usize, AeadError> {
         let p = self.protection;
@@ -204,7 +203,7 @@ impl Opener {
         let header = TlsHeader::parse(p, record).map_err(record_err)?;
         let header_len = p.header_len();
         let body = header_len + p.explicit_nonce_len();
-        if record.len() != header.record_len() || record.len() < body + TAG_LEN {
+        if record.len() != header.record_len() || record.len() < body + AEAD_TAG_LEN {
             return Err(AeadError("malformed record".into()));
         }
         let seq = self.next;
@@ -216,7 +215,7 @@ impl Opener {
             }
             NonceScheme::IvXorSequence => xor_nonce(&self.nonce.iv, seq),
         };
-        let sealed_len = record.len() - body - TAG_LEN;
+        let sealed_len = record.len() - body - AEAD_TAG_LEN;
         let opened = if p.version() == ProtocolVersion::Tls13 {
             let aad = tls13_aad(header.length());
             self.aead.open(&nonce, &aad, &mut record[body..])?
@@ -255,13 +254,13 @@ impl Opener {
         let header_len = p.header_len();
         let body = header_len + p.explicit_nonce_len();
         let end = header.record_len();
-        if end < body + TAG_LEN {
+        if end < body + AEAD_TAG_LEN {
             return Datagram::Dropped("malformed");
         }
         let mut explicit = [0u8; GCM_EXPLICIT_NONCE_LEN];
         explicit.copy_from_slice(&datagram[header_len..body]);
         let nonce = salted_nonce(&self.nonce.salt, &explicit);
-        let Ok(len16) = u16::try_from(end - body - TAG_LEN) else {
+        let Ok(len16) = u16::try_from(end - body - AEAD_TAG_LEN) else {
             return Datagram::Dropped("malformed");
         };
         let aad = dtls12_aad(rn, header.content_type(), len16);
@@ -284,6 +283,7 @@ impl Opener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ktls_record::protection::MAX_PLAINTEXT_LEN;
 
     #[test]
     fn tls_round_trip_every_suite_and_engine() {
@@ -298,7 +298,7 @@ mod tests {
                 let plain: Vec<u8> = (0..40000u32).map(|i| (i * 7) as u8).collect();
                 let mut wire = vec![0u8; 41000];
                 let n = sealer
-                    .seal_all(&plain, MAX_PLAINTEXT, &mut wire)
+                    .seal_all(&plain, MAX_PLAINTEXT_LEN, &mut wire)
                     .expect("seal");
                 assert_eq!(sealer.records, 3);
                 let mut pos = 0;

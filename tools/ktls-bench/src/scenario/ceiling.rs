@@ -11,7 +11,7 @@
 //!   figure. The verification pass opens the first records in userspace and compares them.
 
 use super::{connect, push_result, seed, send_chunks, Opts};
-use crate::aead::{Aead, Engine, NONCE_LEN, TAG_LEN};
+use crate::aead::{Aead, Engine};
 use crate::endpoint::{Backend, Endpoint};
 use crate::keys::{cipher_name, Suite};
 use crate::measure::Gate;
@@ -19,6 +19,7 @@ use crate::measure::{interleaved, two_sides, CpuClock, Measurement, Side, Sink};
 use crate::pattern::{Check, Pattern, Verifier};
 use crate::sys;
 use af_ktls::Cipher;
+use ktls_record::protection::{AEAD_TAG_LEN, NONCE_LEN};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::time::Instant;
@@ -77,10 +78,10 @@ fn kernel_run(
 fn openssl_run(cipher: Cipher, size: usize, records: u64, seal: bool) -> io::Result<f64> {
     let key = vec![0x5a; cipher.key_len()];
     let plain = vec![0xa5u8; size];
-    let mut out = vec![0u8; size + TAG_LEN];
+    let mut out = vec![0u8; size + AEAD_TAG_LEN];
     let mut nonce = [0u8; NONCE_LEN];
     let mut sealer = Aead::new(Engine::Openssl, cipher, &key, true)?;
-    let mut sealed = vec![0u8; size + TAG_LEN];
+    let mut sealed = vec![0u8; size + AEAD_TAG_LEN];
     sealer.seal(&nonce, &AAD, &[&plain], &mut sealed)?;
     let mut opener = Aead::new(Engine::Openssl, cipher, &key, false)?;
     let start = Instant::now();

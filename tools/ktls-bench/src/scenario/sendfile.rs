@@ -15,8 +15,9 @@ use crate::keys::Suite;
 use crate::measure::Gate;
 use crate::measure::{interleaved, two_sides, CpuClock, Measurement, Side, Sink};
 use crate::pattern::Pattern;
-use crate::record::{Sealer, MAX_PLAINTEXT};
+use crate::record::Sealer;
 use crate::sys;
+use ktls_record::protection::MAX_PLAINTEXT_LEN;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
@@ -65,7 +66,7 @@ fn send_range(
                 if n == 0 {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
-                let len = sealer.seal_all(&plain[..n], MAX_PLAINTEXT, wire)?;
+                let len = sealer.seal_all(&plain[..n], MAX_PLAINTEXT_LEN, wire)?;
                 *syscalls += sys::send_all(ep.tcp().as_fd(), &wire[..len], 0)?;
                 at += n as u64;
             }
@@ -160,7 +161,7 @@ fn measure(
     let sealer = match backend {
         Backend::Userspace => {
             let sealer = Sealer::new(backend.engine(), suite, &ck.tx)?;
-            let wire = vec![0u8; CHUNK + CHUNK.div_ceil(MAX_PLAINTEXT) * sealer.overhead()];
+            let wire = vec![0u8; CHUNK + CHUNK.div_ceil(MAX_PLAINTEXT_LEN) * sealer.overhead()];
             Some((sealer, vec![0u8; CHUNK], wire))
         }
         _ => None,
