@@ -41,7 +41,7 @@ fn kernel_alg(cipher: Cipher) -> &'static str {
 }
 
 /// One run of the ceiling module: nanoseconds for `records` records.
-fn kernel_run(
+pub(super) fn kernel_run(
     path: &str,
     cipher: Cipher,
     size: usize,
