@@ -762,6 +762,11 @@ struct workqueue_struct *rwq_alloc(const char *name)
 	return alloc_workqueue("%s", WQ_PERCPU, 0, name);
 }
 
+unsigned int rwq_cpu_after(unsigned int cpu)
+{
+	return cpumask_next_wrap(cpu, cpu_online_mask);
+}
+
 /* --- /proc/net ------------------------------------------------------------------------------ */
 
 int rproc_net_create_single(const char *name, int (*show)(struct seq_file *, void *))

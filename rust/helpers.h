@@ -254,6 +254,9 @@ int raead_start(struct aead_request *req, bool encrypt, u8 *iv, struct scatterli
 /* alloc_workqueue(@name, WQ_PERCPU, 0): work runs on the CPU that queued it. */
 struct workqueue_struct *rwq_alloc(const char *name);
 
+/* The next online CPU after @cpu, wrapping around: @cpu itself when it is the only one. */
+unsigned int rwq_cpu_after(unsigned int cpu);
+
 /* --- /proc/net (rust/proc.rs) --------------------------------------------------------------- */
 
 /* Creates /proc/net/@name in the initial network namespace, shown by @show. 0 or -ENOMEM. */

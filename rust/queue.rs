@@ -10,13 +10,17 @@ use core::ptr::{
 
 use kernel::{
     bindings,
+    cpu::CpuId,
     prelude::*,
     sync::atomic::{
         Acquire,
         Atomic,
         Release, //
     },
-    workqueue::Queue, //
+    workqueue::{
+        Queue,
+        RawWorkItem, //
+    },
 };
 
 use crate::helpers;
@@ -71,4 +75,33 @@ pub(crate) fn queue() -> Option<&'static Queue> {
     // SAFETY: A non-null `QUEUE` is a live workqueue until `ModuleQueue` is dropped, which
     // happens only once no socket, and so no caller, exists.
     Some(unsafe { Queue::from_raw(queue) })
+}
+
+/// The next online CPU after `cpu` (wrapping around; `cpu` itself when it is the only one).
+pub(crate) fn cpu_after(cpu: CpuId) -> CpuId {
+    // SAFETY: Reads the online mask only; any CPU number is a valid argument.
+    let next = unsafe { helpers::rwq_cpu_after(cpu.as_u32()) };
+    CpuId::from_u32(next).unwrap_or(cpu)
+}
+
+/// Queues `work` on the module's workqueue to run on `cpu`, where [`Queue::enqueue`] would run it
+/// on the calling CPU. Returns `None` when the queue is gone, else what queueing returned (the
+/// item back if it was queued already).
+///
+/// A CPU that goes offline before the work runs is no fault: the work then runs on another one.
+pub(crate) fn enqueue_on<W, const ID: u64>(cpu: CpuId, work: W) -> Option<W::EnqueueOutput>
+where
+    W: RawWorkItem<ID> + Send + 'static,
+{
+    let queue = QUEUE.load(Acquire);
+    if queue.is_null() {
+        return None;
+    }
+    // SAFETY: As in `Queue::enqueue`: the closure returns false only when `queue_work_on` found
+    // the item queued already, and `W` is `Send` and `'static`. `queue_work_on` dereferences the
+    // work pointer, valid for the closure's call and, once it returned true, until the work runs.
+    // The queue is live: a non-null `QUEUE` is, while a caller (a socket) exists.
+    Some(unsafe {
+        work.__enqueue(move |work_ptr| bindings::queue_work_on(i32::from(cpu), queue, work_ptr))
+    })
 }

@@ -20,6 +20,7 @@ use core::mem::size_of;
 
 use kernel::{
     bindings,
+    cpu::CpuId,
     iov::{
         IovIterDest,
         IovIterSource, //
@@ -265,9 +266,15 @@ pub(crate) struct KtlsSocket {
     /// A reader is in a call (`reader_present`, readable without the mutex): arriving data is
     /// its to open, so the bound socket's wake-ups do not queue `rx_work`.
     rx_reader_active: Atomic<bool>,
+    /// Readers in a call, counting those still waiting for the mutex: decrypt-ahead stops
+    /// before its next record when there is one, so a reader waits for one decryption at most.
+    rx_callers: Atomic<u32>,
     /// Data arrived while a reader was in a call (or `rx_work` found one) and was left to it;
     /// the reader queues the work when it leaves, for what arrived meanwhile.
     rx_ahead_missed: Atomic<bool>,
+    /// The CPU the last reader ran on, where it now works on what it received: `rx_work` is
+    /// queued on another one (see [`Self::queue_rx_work`]).
+    rx_reader_cpu: Atomic<u32>,
     /// `release` ran: work that runs late does nothing.
     closed: Atomic<bool>,
     /// Sends pending records once the bound socket has room.
@@ -325,6 +332,8 @@ impl KtlsSocket {
             rx_ahead: Atomic::new(false),
             rx_reader_active: Atomic::new(false),
             rx_ahead_missed: Atomic::new(false),
+            rx_callers: Atomic::new(0),
+            rx_reader_cpu: Atomic::new(u32::MAX),
             closed: Atomic::new(false),
             tx_work <- new_work!("KtlsSocket::tx_work"),
             rx_work <- new_work!("KtlsSocket::rx_work"),
@@ -640,11 +649,22 @@ impl KtlsSocket {
         mut timeout: c_long,
         mut step: impl FnMut(&mut Rx, &mut RecvProgress) -> Result<RecvStep>,
     ) -> Result<Received> {
-        let mut state = acquire(&this.rx, &this.rx_wait, nonblock, &mut timeout, |state| {
+        this.rx_callers.add(1, Relaxed);
+        let acquired = acquire(&this.rx, &this.rx_wait, nonblock, &mut timeout, |state| {
             &mut state.reader_present
-        })?;
+        });
+        let mut state = match acquired {
+            Ok(state) => state,
+            Err(err) => {
+                this.rx_callers.fetch_sub(1, Relaxed);
+                return Err(err);
+            }
+        };
+        this.rx_callers.fetch_sub(1, Relaxed);
         this.rx_reader_active.store(true, Relaxed);
+        this.rx_reader_cpu.store(CpuId::current().as_u32(), Relaxed);
         let mut progress = RecvProgress::default();
+        progress.leave_to_ahead = state.decrypt_ahead;
         let mut waited_before = false;
         let result = loop {
             let Some(rx) = state.rx.as_mut() else {
@@ -680,7 +700,7 @@ impl KtlsSocket {
         // Fully ordered against `woken`'s pair of operations: either this sees its mark or it
         // sees no reader and queues the work itself.
         this.rx_reader_active.xchg(false, Full);
-        if this.rx_ahead_missed.xchg(false, Full) {
+        if this.rx_ahead_missed.xchg(false, Full) || progress.left_to_ahead {
             Self::queue_rx_work(this);
         }
         match result {
@@ -887,12 +907,20 @@ impl KtlsSocket {
         }
     }
 
-    /// Queues decrypt-ahead on the module's workqueue.
+    /// Queues decrypt-ahead on the module's workqueue, on this CPU unless the last reader ran
+    /// here: then on the next online CPU. Decrypt-ahead is there to open records while the
+    /// reader works on the ones it took, which it cannot do on the reader's CPU (measured: on
+    /// loopback, and wherever the acknowledgement that opens the sender's window is processed
+    /// on the reader's CPU, the next data arrives there too; decrypt-ahead on that CPU made a
+    /// reader that works on its data slower than without it).
     fn queue_rx_work(this: ArcBorrow<'_, Self>) {
-        if let Some(queue) = crate::queue::queue() {
-            // Already queued: that run will see the new records.
-            let _ = queue.enqueue::<_, RX_AHEAD_WORK>(Arc::from(this));
-        }
+        let here = CpuId::current();
+        let cpu = match this.rx_reader_cpu.load(Relaxed) == here.as_u32() {
+            true => crate::queue::cpu_after(here),
+            false => here,
+        };
+        // Already queued: that run will see the new records.
+        let _ = crate::queue::enqueue_on::<_, RX_AHEAD_WORK>(cpu, Arc::from(this));
     }
 }
 
@@ -946,7 +974,7 @@ impl WorkItem<RX_AHEAD_WORK> for KtlsSocket {
             return;
         };
         let before = this.rx_poll.load();
-        rx.decrypt_ahead();
+        rx.decrypt_ahead(|| this.rx_callers.load(Relaxed) > 0);
         rx.publish();
         drop(state);
         if this.rx_poll.load() != before {
