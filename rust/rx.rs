@@ -144,16 +144,6 @@ pub(crate) struct RecvProgress {
     peeked: usize,
     /// Whether the last step read anything from the bound socket.
     pub(crate) consumed: bool,
-    /// Decrypt-ahead is on: a call that took records opened before it returns when they are
-    /// taken (unless `MSG_WAITALL` wants more), rather than opening the next ones itself, so
-    /// that the work opens them on another CPU while the caller works on what it got. Set by
-    /// the socket layer.
-    pub(crate) leave_to_ahead: bool,
-    /// The call took bytes of a record opened before it.
-    took_opened: bool,
-    /// The call returned leaving whole records on the bound socket to decrypt-ahead: the
-    /// socket layer queues the work.
-    pub(crate) left_to_ahead: bool,
 }
 
 /// How a step of [`Rx::recv`] ended.
@@ -561,8 +551,8 @@ impl Rx {
     /// [`AHEAD_RECORDS`] or the plaintext bound are held. Called only between readers' calls.
     /// Stops at a control record, at an error (which the reader gets after the records before
     /// it), before a record that needs the copying path, and before the next record when
-    /// `reader_waiting` says a reader waits for the lock (it takes what is open, and opens the
-    /// rest or leaves it to the work again, see [`RecvProgress::left_to_ahead`]).
+    /// `reader_waiting` says a reader waits for the lock (it takes what is open and opens the
+    /// rest itself).
     pub(crate) fn decrypt_ahead(&mut self, reader_waiting: impl Fn() -> bool) {
         let mut progress = RecvProgress::default();
         loop {
@@ -781,10 +771,6 @@ impl Rx {
                 if peek && index > 0 && self.held_plaintext() >= self.plaintext_bound() {
                     return Ok(RecvStep::Done);
                 }
-                if progress.took_opened && progress.leave_to_ahead && !waitall {
-                    progress.left_to_ahead = self.bound.tcp_queued() > 0;
-                    return Ok(RecvStep::Done);
-                }
                 // Only data may go straight to the caller, and only into a buffer that is
                 // consumed (no `MSG_PEEK`) and has not taken another type.
                 let direct =
@@ -867,7 +853,6 @@ impl Rx {
                 continue;
             }
             ready.plaintext.start += copied;
-            progress.took_opened |= copied > 0;
             if self.datagram_mode {
                 // Datagram semantics: the rest of the record is discarded, as UDP does.
                 ready.plaintext.start = ready.plaintext.end;

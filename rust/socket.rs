@@ -664,7 +664,6 @@ impl KtlsSocket {
         this.rx_reader_active.store(true, Relaxed);
         this.rx_reader_cpu.store(CpuId::current().as_u32(), Relaxed);
         let mut progress = RecvProgress::default();
-        progress.leave_to_ahead = state.decrypt_ahead;
         let mut waited_before = false;
         let result = loop {
             let Some(rx) = state.rx.as_mut() else {
@@ -700,7 +699,7 @@ impl KtlsSocket {
         // Fully ordered against `woken`'s pair of operations: either this sees its mark or it
         // sees no reader and queues the work itself.
         this.rx_reader_active.xchg(false, Full);
-        if this.rx_ahead_missed.xchg(false, Full) || progress.left_to_ahead {
+        if this.rx_ahead_missed.xchg(false, Full) {
             Self::queue_rx_work(this);
         }
         match result {

@@ -194,44 +194,6 @@ TEST_F(ahead, ahead_is_bounded)
 }
 
 /*
- * A call that takes records opened ahead returns with them, without opening the records still
- * on the socket itself (decrypt-ahead opens them, on another CPU, while the reader works on what
- * it got); with decrypt-ahead off it opens all it can. MSG_WAITALL still fills the buffer.
- */
-TEST_F(ahead, reader_leaves_the_rest_to_decrypt_ahead)
-{
-	unsigned char sent[6 * 500], got[6 * 500];
-	unsigned long long before = ktls_counter("KtlsRxAheadRecords");
-
-	if (self->dtls)
-		SKIP(return, "a DTLS call returns one record");
-	for (int i = 0; i < 6; i++) {
-		fill(sent + i * 500, 500, 20 + i);
-		ASSERT_EQ(send(self->a, sent + i * 500, 500, 0), 500);
-	}
-	EXPECT_GT(settle(self), 0);
-	if (!variant->ahead) {
-		EXPECT_EQ(recv(self->b, got, sizeof(got), 0), sizeof(got));
-		EXPECT_EQ(memcmp(got, sent, sizeof(got)), 0);
-		EXPECT_EQ(ktls_counter("KtlsRxAheadRecords"), before);
-		return;
-	}
-	/* Four were opened ahead (the bound); the call takes them and leaves the other two. */
-	EXPECT_EQ(recv(self->b, got, sizeof(got), 0), 4 * 500);
-	EXPECT_EQ(settle(self), 0);
-	EXPECT_EQ(ktls_counter("KtlsRxAheadRecords") - before, 6);
-	EXPECT_EQ(recv(self->b, got + 4 * 500, sizeof(got), 0), 2 * 500);
-	EXPECT_EQ(memcmp(got, sent, sizeof(got)), 0);
-	/* With MSG_WAITALL the call opens what it needs itself. */
-	for (int i = 0; i < 6; i++)
-		ASSERT_EQ(send(self->a, sent + i * 500, 500, 0), 500);
-	EXPECT_GT(settle(self), 0);
-	memset(got, 0, sizeof(got));
-	EXPECT_EQ(recv(self->b, got, sizeof(got), MSG_WAITALL), sizeof(got));
-	EXPECT_EQ(memcmp(got, sent, sizeof(got)), 0);
-}
-
-/*
  * A stream of records of random sizes, read in random amounts while more arrive: every byte once,
  * in order (DTLS: every datagram whole, in order, on this loopback pair).
  */
