@@ -88,7 +88,9 @@ pub(crate) fn cpu_after(cpu: CpuId) -> CpuId {
 /// on the calling CPU. Returns `None` when the queue is gone, else what queueing returned (the
 /// item back if it was queued already).
 ///
-/// A CPU that goes offline before the work runs is no fault: the work then runs on another one.
+/// `cpu` must have been online once (the kernel warns otherwise): [`CpuId::current`] or
+/// [`cpu_after`] give such CPUs. One that goes offline before the work runs is no fault: the
+/// work then runs on another one.
 pub(crate) fn enqueue_on<W, const ID: u64>(cpu: CpuId, work: W) -> Option<W::EnqueueOutput>
 where
     W: RawWorkItem<ID> + Send + 'static,
