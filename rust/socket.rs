@@ -653,14 +653,8 @@ impl KtlsSocket {
         let acquired = acquire(&this.rx, &this.rx_wait, nonblock, &mut timeout, |state| {
             &mut state.reader_present
         });
-        let mut state = match acquired {
-            Ok(state) => state,
-            Err(err) => {
-                this.rx_callers.fetch_sub(1, Relaxed);
-                return Err(err);
-            }
-        };
         this.rx_callers.fetch_sub(1, Relaxed);
+        let mut state = acquired?;
         this.rx_reader_active.store(true, Relaxed);
         this.rx_reader_cpu.store(CpuId::current().as_u32(), Relaxed);
         let mut progress = RecvProgress::default();
