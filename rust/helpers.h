@@ -251,7 +251,7 @@ int raead_start(struct aead_request *req, bool encrypt, u8 *iv, struct scatterli
 
 /* --- Workqueue (rust/queue.rs) -------------------------------------------------------------- */
 
-/* alloc_workqueue(@name, WQ_PERCPU, 0): work runs on the CPU that queued it. */
+/* alloc_workqueue(@name, WQ_PERCPU, 0): work runs on the CPU it is queued on. */
 struct workqueue_struct *rwq_alloc(const char *name);
 
 /* The next online CPU after @cpu, wrapping around: @cpu itself when it is the only one. */

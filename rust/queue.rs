@@ -44,8 +44,8 @@ unsafe impl Send for ModuleQueue {}
 unsafe impl Sync for ModuleQueue {}
 
 impl ModuleQueue {
-    /// Allocates the workqueue `name` (per-CPU: work runs on the CPU that queued it, the one
-    /// that received the data) and publishes it.
+    /// Allocates the workqueue `name` (per-CPU: work runs on the CPU that queued it, or the one
+    /// [`enqueue_on`] names) and publishes it.
     pub(crate) fn new(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a NUL-terminated string.
         let queue = unsafe { helpers::rwq_alloc(name.as_char_ptr()) };

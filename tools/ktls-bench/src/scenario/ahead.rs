@@ -8,9 +8,8 @@
 //!
 //! Three configurations:
 //! - `work=1`: one pass of the work per buffer; the sender is the receiver's own backend, in the
-//!   same guest. On loopback the records arrive in the sender's system call, so the (per-CPU)
-//!   decrypt-ahead work runs on the sender's CPU, which sealing keeps busy: the receiver's
-//!   decryption moves onto a CPU that has no time to spare.
+//!   same guest. Decrypt-ahead runs on the CPU the reader is not on, the sender's, which sealing
+//!   keeps busy: the receiver's decryption moves onto a CPU that has no time to spare.
 //! - `work=1 sender=presealed`: the sender is userspace records sealed before the timed pass
 //!   (`Backend::Presealed`), which then only sends them, as a remote peer would; the sending CPU
 //!   has room for the work the receiver hands over. Rows are named by the receiver's backend.
@@ -37,7 +36,7 @@ const SIZE: usize = 16 * 1024;
 /// Passes of the application's work over each received buffer, first two configurations.
 const WORK_ROUNDS: u32 = 1;
 
-/// Bounds of the calibrated number of passes.
+/// Upper bound of the calibrated number of passes.
 const MAX_WORK_ROUNDS: u32 = 256;
 
 /// Records (and passes of the work) timed for the calibration.
